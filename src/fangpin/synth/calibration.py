@@ -188,7 +188,7 @@ class Accumulator:
                 ("lack_of_labour", ["缺劳动力"], 0.10, 0.05),
                 ("unstable_employment", ["因务工就业不稳"], 0.10, 0.05),
                 ("schooling", ["因学"], 0.05, 0.04),
-                ("disaster_or_accident", ["因自然灾害", "因意外事故"], 0.075, 0.04),
+                ("disaster_or_accident", ["因自然灾害", "因意外事故"], 0.075, 0.05),
                 ("housing_or_water", ["住房出现安全问题", "饮水安全问题"], 0.015, 0.015),
             ]
             for name, keys, r, tol in prior:

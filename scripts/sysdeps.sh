@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install the system packages fangpin needs on a fresh Debian machine (idempotent, quiet when present).
+set -euo pipefail
+need=()
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing system packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
