@@ -113,6 +113,36 @@ def synth(
         console.print("[yellow]some statistics are outside their tolerance (see the table)[/yellow]")
 
 
+@import_app.command("roster")
+def import_roster_cmd(
+    directory: Path = typer.Argument(..., help="Folder with the four roster files (FEEDS.md §A)", exists=True,
+                                     file_okay=False),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Date the roster is effective from (YYYY-MM-DD)"),
+    db: Optional[str] = DbOpt,
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Import a roster: all or nothing, with a per-row error report."""
+    from datetime import date
+
+    from fangpin.exchange.roster import import_roster
+
+    rep = import_roster(_engine(db), directory, valid_from=date.fromisoformat(as_of) if as_of else None)
+    data = rep.as_dict()
+    _write_json(report_json, data)
+    if rep.errors:
+        t = Table(title="导入错误 / import errors")
+        for c in ("file", "row", "column", "value", "reason"):
+            t.add_column(c)
+        for e in rep.errors[:50]:
+            t.add_row(e.file, str(e.row), e.column, e.value, f"{e.reason_zh} / {e.reason_en}")
+        console.print(t)
+        if len(rep.errors) > 50:
+            console.print(f"… {len(rep.errors) - 50} more in the JSON report")
+    console.print(data["message"])
+    if rep.status == "rejected":
+        raise typer.Exit(code=1)
+
+
 def _default_truth_dir(url: str) -> Path:
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///"):] + ".truth")
