@@ -37,6 +37,8 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: bulk loads and as-of reads
+            cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
 
         return engine
@@ -74,14 +76,6 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-def _pg_copy_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    return v
 
 
 def bulk_insert(conn, table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

@@ -143,6 +143,30 @@ def import_roster_cmd(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def demo(
+    directory: Path = typer.Option(Path("demo"), "--dir", help="Where the demo database and files go"),
+    households: int = typer.Option(20000, "--households", "-n"),
+    seed: int = typer.Option(11, "--seed"),
+    region: str = typer.Option("530521", "--region"),
+    all_regions: bool = typer.Option(True, "--all-regions/--county-regions",
+                                     help="Load the whole country's divisions (665k codes) into the database"),
+) -> None:
+    """Build the demo county in the embedded database (SQLite) and print what was built."""
+    from fangpin.demo import build_demo
+
+    summary = build_demo(directory, households=households, seed=seed, region=region, all_regions=all_regions,
+                         console=console)
+    t = Table(title="fangpin demo county (synthetic)")
+    t.add_column("item")
+    t.add_column("value")
+    for k, v in summary["table"]:
+        t.add_row(k, v)
+    console.print(t)
+    _print_report(summary["report"])
+    console.print(f"database: {summary['db_url']}")
+
+
 def _default_truth_dir(url: str) -> Path:
     if url.startswith("sqlite:///"):
         return Path(url[len("sqlite:///"):] + ".truth")

@@ -998,7 +998,7 @@ class _Writer:
         # ---- lay out ----
         county = _region_names().get(self.region.ljust(12, "0")[:6] + "000000", "某某县")
         dept, what = _DEPT[feed]
-        titles = [f"{county}{month.year}年{month.month}月{what}"]
+        titles = [f"{county}{month.year}年{month.month}月{what}"] if title_n else []
         if title_n == 2:
             sent = month + timedelta(days=int(rng.integers(33, 45)))
             titles.append(f"填报单位：{county}{dept}    填报日期：{sent.year}年{sent.month}月{sent.day}日")

@@ -194,6 +194,8 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     T = pn.T
     start_date = start_month.astype("datetime64[D]").astype(object)
     start_dt = _dt(start_date)
+    # constants pre-formatted once: the drivers accept ISO strings for DATE/TIMESTAMP columns
+    start_date_s, start_dt_s = start_date.isoformat(), start_dt.isoformat(" ")
     hh_exists0 = pn.alive_hh[:, W]
     exit_t = pn.person_exit_t
 
@@ -245,14 +247,14 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     first_remaining[mem.hh_idx[rem[::-1]]] = rem[::-1]
     head_idx = np.where(in_registry[np.maximum(head_idx, 0)] & (head_idx >= 0), head_idx, first_remaining)
     result.households += len(hi)
-    created = start_dt
+    created = start_dt_s
     n = db.bulk_insert(conn, Household.__table__, ["id", "hh_no", "created_at"],
                        zip(hh.hh_id[hi].tolist(), hh.hh_no[hi].tolist(), [created] * len(hi)))
     result.rows["household"] = result.rows.get("household", 0) + n
     hh_type = np.where(hh.formerly_poor, "脱贫户", "一般农户")
     head_ids = np.where(head_idx >= 0, mem.id_number[np.maximum(head_idx, 0)], None)
     hv_rows = [
-        (int(hh.hh_id[i]), start_date, start_dt, hh.village[i], hh_type[i], bool(hh.relocated[i]), hh.phone[i],
+        (int(hh.hh_id[i]), start_date_s, start_dt_s, hh.village[i], hh_type[i], bool(hh.relocated[i]), hh.phone[i],
          head_ids[i], True)
         for i in hi
     ]
@@ -305,7 +307,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     person_rows = zip(
         np.r_[mem.person_id[pi], new_pid].tolist(),
         np.r_[mem.id_number[pi], new_idn].tolist(),
-        [start_dt] * (len(pi) + n_new),
+        [start_dt_s] * (len(pi) + n_new),
     )
     result.rows["person"] = result.rows.get("person", 0) + db.bulk_insert(
         conn, Person.__table__, ["id", "id_number", "created_at"], person_rows)
@@ -314,7 +316,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     mv_cols = ["person_id", "household_id", "valid_from", "recorded_at", "active", "end_reason", "name", "sex",
                "birth_date", "relation", "ethnicity", "education", "schooling", "health", "labour_skill",
                "migrant_months", "med_insured", "pension_insured", "disability_grade", "disability_category"]
-    birth_obj = mem.birth.astype(object)
+    birth_obj = np.datetime_as_string(mem.birth.astype("datetime64[D]")).astype(object)
     sex = np.where(mem.male, "男", "女")
 
     def mv_row(p, valid_from, recorded_at, active=True, end_reason=None):
@@ -325,7 +327,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
                 bool(mem.med_insured[p]), bool(mem.pension_insured[p]), g or None,
                 int(state["disability_category"][p]) or None)
 
-    mv_rows = [mv_row(p, start_date, start_dt) for p in pi]
+    mv_rows = [mv_row(p, start_date_s, start_dt_s) for p in pi]
     end_label = {"death": "死亡", "moved_out": "迁出", "household_moved": "迁出"}
     for t in range(W, T):
         sel = ch_t == t
@@ -368,7 +370,8 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
         m = months[t]
         ps = m.astype("datetime64[D]").astype(object)
         pe = ((m + 1).astype("datetime64[D]") - 1).astype(object)
-        rec = _dt(pe) + timedelta(days=10)
+        rec = (_dt(pe) + timedelta(days=10)).isoformat(" ")
+        ps, pe = ps.isoformat(), pe.isoformat()
         live = fp_hh[pn.alive_hh[fp_hh, t]]
         vals = np.round(np.stack([c[live, t] for c in comps], axis=1), 2)
         per = str(m)
@@ -410,7 +413,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
         f = act0.get(h)
         if f is None:
             f = (not flags0["housing_unsafe"][h], False, True, False)
-        g_rows.append((int(hh.hh_id[h]), start_date, start_dt, *f))
+        g_rows.append((int(hh.hh_id[h]), start_date_s, start_dt_s, *f))
     bounds = set()
     for h, t0, u in zip(g_h, g_t, g_u):
         if not hh_exists0[h]:
@@ -439,7 +442,7 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
 def _write_truth(sink, hh, mem, pn, tr, months, W, T, in_registry, head_idx, new_pid, nm_hh, nm_t, nm_kind,
                  new_name, new_male, new_birth, new_idn, sex, state):
     reg_months = months[W:T]
-    hi = np.flatnonzero(pn.alive_hh[:, W] | pn.alive_hh.any(axis=1))
+    hi = np.arange(len(hh.size))  # every generated household; in_registry tells which the registry holds
     sink.write("households", {
         "household_id": hh.hh_id[hi], "hh_no": hh.hh_no[hi], "village": hh.village[hi],
         "formerly_poor": hh.formerly_poor[hi], "relocated": hh.relocated[hi], "phone": hh.phone[hi],
