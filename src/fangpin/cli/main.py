@@ -130,15 +130,14 @@ def import_roster_cmd(
     data = rep.as_dict()
     _write_json(report_json, data)
     if rep.errors:
-        t = Table(title="导入错误 / import errors")
-        for c in ("file", "row", "column", "value", "reason"):
-            t.add_column(c)
+        console.print("导入错误 / import errors:")
         for e in rep.errors[:50]:
-            t.add_row(e.file, str(e.row), e.column, e.value, f"{e.reason_zh} / {e.reason_en}")
-        console.print(t)
+            where = f"{e.file} 第{e.row}行" + (f"「{e.column}」" if e.column else "")
+            val = f"（值：{e.value}）" if e.value else ""
+            console.print(f"  {where}：{e.reason_zh}{val} / {e.reason_en}", soft_wrap=True)
         if len(rep.errors) > 50:
             console.print(f"… {len(rep.errors) - 50} more in the JSON report")
-    console.print(data["message"])
+    console.print(data["message"], soft_wrap=True)
     if rep.status == "rejected":
         raise typer.Exit(code=1)
 

@@ -47,11 +47,11 @@ KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 # monthly hazards (assumptions; see docs/SYNTH.md)
 H_SERIOUS_BASE, H_SERIOUS_AGE = 0.00025, 0.000018  # per person-month, + per year of age
 H_CHRONIC_BASE, H_CHRONIC_AGE = 0.0004, 0.00002
-H_DISABILITY = 0.0007
+H_DISABILITY = 0.0009
 H_ACCIDENT = 0.0004
 H_JOB_LOSS = 0.005  # per migrant worker-month
 H_BUSINESS_FAIL = 0.0015  # per business household-month
-H_DISASTER_VILLAGE = 0.0022  # per village-month, doubled June–September
+H_DISASTER_VILLAGE = 0.0017  # per village-month, doubled June–September
 H_WATER_VILLAGE = 0.0015
 H_BIRTH = 0.0045
 H_MARRY = 0.004

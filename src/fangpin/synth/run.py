@@ -279,7 +279,8 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     nm_t = np.asarray(nm["t"], dtype=np.int64)
     nm_kind = np.asarray(nm["kind"], dtype=object)
     nm_keep = hh_exists0[nm_hh] & pn.alive_hh[nm_hh, np.minimum(nm_t, T - 1)]
-    nm_hh, nm_t, nm_kind = nm_hh[nm_keep], nm_t[nm_keep], nm_kind[nm_keep]
+    nm_exit = np.asarray(nm["exit_t"], dtype=np.int64)
+    nm_hh, nm_t, nm_kind, nm_exit = nm_hh[nm_keep], nm_t[nm_keep], nm_kind[nm_keep], nm_exit[nm_keep]
     n_new = len(nm_hh)
     new_pid = person_id0 + len(mem) + np.arange(n_new, dtype=np.int64)
     new_male = np.where(nm_kind == "spouse_in", False, rng.random(n_new) < 0.51)
@@ -356,6 +357,11 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
                         None if nm_kind[j] == "birth" else "初级中学教育", "非在校生", "健康",
                         "无劳动力" if nm_kind[j] == "birth" else "普通劳动力", 0, True, nm_kind[j] != "birth" and age_j >= 16,
                         None, None))
+        if nm_exit[j] < T:  # the whole household moved away later (迁出)
+            d = _month_day(rng, months[nm_exit[j]:nm_exit[j] + 1])[0].astype(object)
+            row = list(mv_rows[-1])
+            row[2], row[3], row[4], row[5] = d, _dt(d) + timedelta(days=int(rng.integers(5, 40))), False, "迁出"
+            mv_rows.append(tuple(row))
     result.rows["member_version"] = result.rows.get("member_version", 0) + db.bulk_insert(
         conn, MemberVersion.__table__, mv_cols, mv_rows)
 
