@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from fangpin.db import current_revision
 from fangpin.registry import regions
+import fangpin.exchange.models  # noqa: F401  (feed tables: part of Base.metadata, migration 0002)
 from fangpin.registry.models import Base, Region
 
 

@@ -185,6 +185,164 @@ def _print_report(report: dict) -> None:
         console.print(f"{run['households']:,} households, {run['persons']:,} persons in {run['seconds']} s")
 
 
+# --- department feeds (FEEDS.md §B): import, replay, health, review queue -----------------------------------------
+feeds_app = typer.Typer(help="Department feeds (部门数据): health, replay", no_args_is_help=True)
+review_app = typer.Typer(help="Linkage review queue (人工核对)", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+app.add_typer(review_app, name="review")
+
+
+def _print_feed_report(data: dict) -> None:
+    for e in data["errors"][:50]:
+        where = f"第{e['row']}行" + (f"「{e['column']}」" if e["column"] else "") if e["row"] else "文件 / file"
+        val = f"（值：{e['value']}）" if e["value"] else ""
+        console.print(f"  {where}：{e['reason_zh']}{val} / {e['reason_en']}", soft_wrap=True)
+    if len(data["errors"]) > 50:
+        console.print(f"… {len(data['errors']) - 50} more in the JSON report")
+    console.print(data["message"], soft_wrap=True)
+
+
+@import_app.command("feed")
+def import_feed_cmd(
+    feed: str = typer.Argument(..., help="Feed key (civil_affairs, medical, …) or department name (医保)"),
+    file: Path = typer.Argument(..., help="CSV (UTF-8/GB18030) or xlsx file", exists=True, dir_okay=False),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Batch date (YYYY-MM-DD, default today)"),
+    db: Optional[str] = DbOpt,
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Import one department file: bad rows rejected with reasons, the rest linked and stored as one batch."""
+    from datetime import date
+
+    from fangpin.exchange.feeds import import_feed
+
+    try:
+        rep = import_feed(_engine(db), feed, file, as_of=date.fromisoformat(as_of) if as_of else None)
+    except KeyError as e:
+        console.print(str(e.args[0]))
+        raise typer.Exit(code=2)
+    data = rep.as_dict()
+    _write_json(report_json, data)
+    _print_feed_report(data)
+    if rep.status == "rejected":
+        raise typer.Exit(code=1)
+
+
+@feeds_app.command("status")
+def feeds_status_cmd(db: Optional[str] = DbOpt,
+                     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table")) -> None:
+    """Per feed: last delivery vs deadline, rejected share, match rates, pending reviews, code drift."""
+    from fangpin.db import upgrade
+    from fangpin.exchange.health import feeds_status
+
+    e = _engine(db)
+    upgrade(e)
+    with e.connect() as conn:
+        st = feeds_status(conn)
+    if as_json:
+        print(json.dumps(st, ensure_ascii=False, indent=2, default=str))
+        return
+    t = Table(title="数据源健康 / feed health")
+    for c in ("feed", "部门", "last delivery", "overdue", "rows", "rejected", "exact", "prob.", "review", "unmatched",
+              "drift"):
+        t.add_column(c)
+    for s in st:
+        m, r = s["match"], s["match_rates"]
+        t.add_row(s["feed"], s["department_zh"], str(s["last_delivery"] or "—"),
+                  "[red]逾期 overdue[/red]" if s["overdue"] else "ok", f"{s['rows']:,}", f"{s['rejected_share']:.1%}",
+                  f"{r['exact'] + r['household_head']:.0%}", f"{r['probabilistic']:.0%}",
+                  f"{m['review']} ({s['pending_reviews']} pending)", f"{r['unmatched']:.0%}",
+                  "; ".join(f"{k}: {v['count']} ({'、'.join(v['examples'][:3])})" for k, v in s["drift"].items()))
+    console.print(t)
+
+
+@feeds_app.command("replay")
+def feeds_replay_cmd(
+    db: Optional[str] = DbOpt,
+    source: Optional[str] = typer.Option(None, "--from", help="Take the batch order from this database"),
+    landing: Optional[Path] = typer.Option(None, "--landing", help="Landing zone (default FANGPIN_LANDING_DIR)"),
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Re-import every landed batch, in original order, into --db (load the same registry there first)."""
+    from fangpin.exchange.feeds import replay
+
+    reps = replay(_engine(db), landing_dir=landing, source=_engine(source) if source else None,
+                  progress=lambda r: console.print(f"{r.feed} {r.file}: {r.status}"))
+    _write_json(report_json, {"batches": [r.as_dict() for r in reps]})
+    console.print(f"{len(reps)} batches replayed")
+
+
+@review_app.command("list")
+def review_list_cmd(feed: Optional[str] = typer.Option(None, "--feed"),
+                    status: str = typer.Option("pending", "--status", help="pending | accepted | rejected | all"),
+                    db: Optional[str] = DbOpt,
+                    as_json: bool = typer.Option(False, "--json")) -> None:
+    """Feed rows the linker was unsure about, with the candidate person (ID numbers masked)."""
+    from fangpin.db import upgrade
+    from fangpin.exchange.feeds import list_reviews
+
+    e = _engine(db)
+    upgrade(e)
+    with e.connect() as conn:
+        items = list_reviews(conn, feed=feed, status=None if status == "all" else status)
+    if as_json:
+        print(json.dumps(items, ensure_ascii=False, indent=2, default=str))
+        return
+    t = Table(title="待核对 / review queue")
+    for c in ("id", "feed", "row", "部门数据 / feed row", "候选人 / candidate", "p", "status"):
+        t.add_column(c)
+    for i in items:
+        left, cand = i["left"], i["candidate"] or {}
+        t.add_row(str(i["id"]), i["feed"], str(i["row_number"]),
+                  f"{left['name']} {left['sex'] or ''} {left['birth_date'] or ''} {left['village_code'] or ''}",
+                  f"#{i['person_id']} {cand.get('name', '')} {cand.get('sex', '')} {cand.get('birth_date', '')} "
+                  f"{cand.get('village_code', '')}",
+                  f"{i['probability']:.2f}" if i["probability"] is not None else "", i["status"])
+    console.print(t)
+
+
+def _decide(review_id: int, accept: bool, by: Optional[str], comment: Optional[str], db: Optional[str]) -> None:
+    import getpass
+
+    from fangpin.exchange.feeds import decide_review
+    from fangpin.issues import FangpinValueError
+
+    try:
+        r = decide_review(_engine(db), review_id, accept=accept, by=by or getpass.getuser(), comment=comment)
+    except FangpinValueError as e:
+        console.print(str(e))
+        raise typer.Exit(code=1)
+    console.print(f"核对项 {r['id']}：{'已确认' if accept else '已否定'} / review {r['id']}: {r['status']} "
+                  f"by {r['decided_by']}")
+
+
+@review_app.command("accept")
+def review_accept_cmd(review_id: int = typer.Argument(...), by: Optional[str] = typer.Option(None, "--by"),
+                      comment: Optional[str] = typer.Option(None, "--comment"), db: Optional[str] = DbOpt) -> None:
+    """The feed row IS the candidate person: link it (person and household)."""
+    _decide(review_id, True, by, comment, db)
+
+
+@review_app.command("reject")
+def review_reject_cmd(review_id: int = typer.Argument(...), by: Optional[str] = typer.Option(None, "--by"),
+                      comment: Optional[str] = typer.Option(None, "--comment"), db: Optional[str] = DbOpt) -> None:
+    """The feed row is NOT the candidate person: leave it unlinked."""
+    _decide(review_id, False, by, comment, db)
+
+
+@review_app.command("export")
+def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the labelled pairs"),
+                      db: Optional[str] = DbOpt) -> None:
+    """Decided reviews as labelled pairs (training data for the linker; contains sensitive data)."""
+    import pyarrow.parquet as pq
+
+    from fangpin.exchange.feeds import labelled_pairs
+
+    with _engine(db).connect() as conn:
+        t = labelled_pairs(conn)
+    pq.write_table(t, out)
+    console.print(f"{t.num_rows} labelled pairs → {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -3,6 +3,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from fangpin.registry.models import Base
+import fangpin.exchange.models  # noqa: F401  (feed tables share Base.metadata: FEEDS.md §B)
 
 config = context.config
 target_metadata = Base.metadata
