@@ -347,25 +347,34 @@ def build_speed_data(work: Path, n_registry: int, n_feed: int, seed: int = 7) ->
     return reg_path, feed_path
 
 
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
 def job_ours(reg_path: str, feed_path: str) -> dict[str, Any]:
     from fangpin.linkage import link
+    from fangpin.linkage.engine import LAST_TIMINGS
 
     reg = pq.read_table(reg_path)
     feed = pq.read_table(feed_path)
     truth = np.asarray(feed.column("true_person_id"))
     left = feed.drop_columns(["true_person_id"])
     t0 = time.perf_counter()
+    c0 = _cpu_seconds()
     out, model = link(left, reg, return_model=True)
     secs = time.perf_counter() - t0
+    cpu = _cpu_seconds() - c0
     dec = np.asarray(out.column("decision").to_pylist(), dtype=object)
     pid = np.asarray(pc.fill_null(out.column("person_id"), -1))
     auto = dec == "auto"
     tp = int((auto & (pid == truth) & (truth > 0)).sum())
-    return {"seconds": secs, "peak_rss_gb": _peak_rss_gb(), "rows": feed.num_rows, "registry": reg.num_rows,
+    return {"seconds": secs, "cpu_seconds": cpu, "stages": dict(LAST_TIMINGS), "load_avg_1m": os.getloadavg()[0],
+            "peak_rss_gb": _peak_rss_gb(), "rows": feed.num_rows, "registry": reg.num_rows,
             "precision": tp / max(int(auto.sum()), 1), "recall": tp / max(int((truth > 0).sum()), 1),
             "review_share": float((dec == "review").mean()), "candidate_pairs": model.trained_on["candidate_pairs"]}
 
@@ -394,6 +403,7 @@ def job_splink(reg_path: str, feed_path: str) -> dict[str, Any]:
     feed_t = pq.read_table(feed_path)
     feed = frame(feed_t, "row_id")
     t0 = time.perf_counter()
+    c0 = _cpu_seconds()
     db = DuckDBAPI()
     settings = SettingsCreator(
         link_type="link_only",
@@ -420,7 +430,8 @@ def job_splink(reg_path: str, feed_path: str) -> dict[str, Any]:
     pred = linker.inference.predict(threshold_match_probability=0.5)
     n_pred = pred.as_duckdbpyrelation().count("*").fetchall()[0][0]
     secs = time.perf_counter() - t0
-    return {"seconds": secs, "peak_rss_gb": _peak_rss_gb(), "pairs_above_0.5": int(n_pred),
+    return {"seconds": secs, "cpu_seconds": _cpu_seconds() - c0, "load_avg_1m": os.getloadavg()[0],
+            "peak_rss_gb": _peak_rss_gb(), "pairs_above_0.5": int(n_pred),
             "rows": feed.num_rows, "registry": reg.num_rows}
 
 

@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then need+=(postgresql); fi
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)   # Spark (local mode) for the parity tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing system packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

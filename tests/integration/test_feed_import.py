@@ -101,6 +101,7 @@ def _batch_files(engine) -> dict[int, str]:
 # The whole county against the truth
 
 
+@pytest.mark.heavy
 def test_feeds_md_every_generated_row_accepted_or_rejected_as_truth_says(engine, county_files, tmp_path):
     _county(engine, tmp_path)
     reports = _import_all(engine, county_files)
@@ -157,6 +158,7 @@ def test_feeds_md_every_generated_row_accepted_or_rejected_as_truth_says(engine,
     assert (_count(engine, FeedRecord), _count(engine, ImportBatch)) == before
 
 
+@pytest.mark.heavy
 def test_no_id_rows_are_linked_probabilistically_with_high_precision(engine, county_files, tmp_path):
     _county(engine, tmp_path)
     reports = _import_all(engine, county_files)
@@ -180,6 +182,7 @@ def test_no_id_rows_are_linked_probabilistically_with_high_precision(engine, cou
     assert resolved / len(no_id) >= 0.8
 
 
+@pytest.mark.heavy
 def test_replay_into_a_fresh_database_gives_identical_feed_records(engine, county_files, tmp_path):
     _county(engine, tmp_path)
     _import_all(engine, county_files)

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,6 +74,7 @@ __all__ = [
 PAUSE_ENV = "FANGPIN_FEEDS_TEST_PAUSE_IN_TX"
 _LOCK_KEY = 0x66656564  # pg_advisory_xact_lock key serialising feed batches ("feed")
 _MAX_STORED_ISSUES = 2000
+_UPGRADED: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def _display(col: ColumnContract | None, value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer() and abs(value) >= 1e15:
-        s = f"{value:.5E}".replace("E+", "E+")  # how Excel shows an ID that went through a number
+        s = f"{value:.5E}"  # how Excel shows an ID that went through a number (4.10102E+17)
     elif isinstance(value, (date, datetime)):
         s = value.isoformat()
     else:
@@ -594,7 +596,9 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
                 contract: Contract | None = None, landing_dir: Path | None = None) -> FeedReport:
     """Import one department file for ``feed`` (FEEDS.md §B) as one batch; see the module docstring."""
     t0 = time.perf_counter()
-    upgrade(engine)
+    if engine not in _UPGRADED:  # one schema check per engine and process (a replay imports hundreds of files)
+        upgrade(engine)
+        _UPGRADED.add(engine)
     c = contract or load_contract(feed)
     path = Path(path)
     report = FeedReport(feed=c.feed, file=filename or path.name, contract_version=c.version)

@@ -43,6 +43,7 @@ OUTPUT_SCHEMA = pa.schema([
     ("explanation", pa.string()),
 ])
 _TF_CLIP = (-6.0, 10.0)
+LAST_TIMINGS: dict[str, float] = {}  # seconds per stage of the last link() call in this process
 _W_CLIP = 60.0
 
 
@@ -180,12 +181,15 @@ def candidate_pairs(p: Prepared, settings: dict[str, Any], threads: int | None =
         rt = pa.table({"j": ri, "k": kr[ri]})
         con.register("lt", lt)
         con.register("rt", rt)
-        res = con.execute(
-            "WITH rb AS (SELECT j, k, count(*) OVER (PARTITION BY k) AS c FROM rt) "
-            "SELECT lt.i, rb.j FROM lt JOIN rb ON lt.k = rb.k WHERE rb.c <= ?", [max_block]).fetchnumpy()
+        res = con.execute("SELECT lt.i, rt.j FROM lt JOIN rt ON lt.k = rt.k").fetchnumpy()
         con.unregister("lt")
         con.unregister("rt")
-        parts.append((np.asarray(res["i"], dtype=np.int64), np.asarray(res["j"], dtype=np.int64)))
+        i = np.asarray(res["i"], dtype=np.int64)
+        j = np.asarray(res["j"], dtype=np.int64)
+        # a key shared by more than max_block registry rows is not selective: drop that rule's pairs for the row
+        per_left = np.bincount(i, minlength=p.n_left)
+        keep = per_left[i] <= max_block
+        parts.append((i[keep], j[keep]))
     con.close()
     if not parts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -611,14 +615,25 @@ def link(left: pa.Table, registry: pa.Table, *, model: LinkModel | None = None,
     "unmatched"; ``second_best_gap`` is the match-weight gap (bits) to the runner-up (null with one candidate).
     With ``return_model`` returns ``(table, model)``.
     """
+    import time
+
     if model is not None:
         settings = model.settings
     settings = settings or chinese_settings()
+    t = [time.perf_counter()]
     p = prepare(left, registry, settings)
+    t.append(time.perf_counter())
     li, ri = candidate_pairs(p, settings)
+    t.append(time.perf_counter())
     levels = compare(p, settings, li, ri)
+    t.append(time.perf_counter())
     if model is None:
         model = _train_prepared(p, left, registry, settings, li, ri, levels, None)
+    t.append(time.perf_counter())
     out = score(model, p, left, registry, li, ri, levels, auto_threshold=auto_threshold,
                 review_threshold=review_threshold)
+    t.append(time.perf_counter())
+    LAST_TIMINGS.clear()
+    LAST_TIMINGS.update({"features": t[1] - t[0], "blocking": t[2] - t[1], "compare": t[3] - t[2],
+                         "train": t[4] - t[3], "score": t[5] - t[4], "candidate_pairs": int(li.size)})
     return (out, model) if return_model else out

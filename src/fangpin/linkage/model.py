@@ -49,7 +49,6 @@ def chinese_settings() -> dict[str, Any]:
             ["birth.swapped>birth.ymd", "village.code"],
             ["birth.ymd", "name.sur_key", "sex.value"],
             ["name.key", "birth.ym"],
-            ["phone.value", "name.sur_key"],
         ],
         "max_block": 2000,
         "u_mode": "em",  # "random": u from random pairs, fixed (Splink's default); "em": u re-estimated by EM

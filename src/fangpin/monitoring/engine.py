@@ -21,10 +21,14 @@ import pyarrow.compute as pc
 import sqlglot
 import yaml
 
-from fangpin.monitoring.snapshot import TABLES, Snapshot
+from fangpin.monitoring.snapshot import DEPT_EVENT_SCHEMA, TABLES, Snapshot
 from fangpin.policy import ParameterSet, load_parameters
 
 FEATURE_TABLES = list(TABLES)
+# Tables a snapshot may lack (older snapshots, a county without department feeds): an empty table of this schema
+# stands in, so the one feature definition always runs. dept_event = department triggers (POLICY.md §6), see
+# fangpin.monitoring.dept_events.
+OPTIONAL_TABLES: dict[str, pa.Schema] = {"dept_event": DEPT_EVENT_SCHEMA}
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,15 @@ def add_months(d: date, n: int) -> date:
 
 
 def asof_table(dates: Iterable[date]) -> pa.Table:
-    """as_of, known_before (= next midnight), win_start (first day of the 12-month window), prev_start."""
+    """as_of, known_before (= next midnight), win_start (first day of the 12-month window), prev_start,
+    m3_start (first day of the last 3 complete months) and six_start (first day of the last 6 complete months,
+    also the start of the 3 months before the last 3). A month-end as_of counts its own month as complete
+    (POLICY.md §3 rolling 12 months [L]); any other day starts the windows one month earlier."""
     ds = sorted(set(dates))
+
+    def start(d: date, back: int) -> date:
+        return add_months(date(d.year, d.month, 1), -back if d == month_end(d) else -back - 1)
+
     return pa.table({
         "as_of": pa.array(ds, pa.date32()),
         "known_before": pa.array([datetime.combine(d + timedelta(days=1), time()) for d in ds], pa.timestamp("us")),
@@ -120,6 +131,8 @@ def asof_table(dates: Iterable[date]) -> pa.Table:
                               pa.date32()),
         "prev_start": pa.array([add_months(date(d.year, d.month, 1), -23 if d == month_end(d) else -24) for d in ds],
                                pa.date32()),
+        "m3_start": pa.array([start(d, 2) for d in ds], pa.date32()),
+        "six_start": pa.array([start(d, 5) for d in ds], pa.date32()),
     })
 
 
@@ -131,6 +144,11 @@ def params_table(pset: ParameterSet, provinces: Iterable[str], dates: Iterable[d
         for p in sorted(set(provinces)):
             line = float(pset.get("monitoring_line", p, d).value)
             drop = float(pset.get("sharp_income_drop_ratio", p, d).value)
+            # POLICY.md §6 医保 [L]: yearly out-of-pocket ≥ ratio × last year's rural per-capita disposable income
+            # (0.5 for 脱贫/monitored households, 1.0 for others) — dated parameters, cn.yaml
+            rdi = float(pset.get("rural_disposable_income_prev_year", p, d).value)
+            med_mon = float(pset.get("medical_oop_trigger_ratio_monitored", p, d).value) * rdi
+            med_gen = float(pset.get("medical_oop_trigger_ratio_general", p, d).value) * rdi
             if overrides:
                 line = line * overrides.get("monitoring_line_factor", 1.0)
                 drop = overrides.get("sharp_income_drop_ratio", drop)
@@ -138,10 +156,12 @@ def params_table(pset: ParameterSet, provinces: Iterable[str], dates: Iterable[d
                 "as_of": d, "province": p, "monitoring_line": line, "sharp_drop_ratio": drop,
                 "uses_claims": bool(pset.get("sudden_hardship_uses_claims", p, d).value),
                 "deducts_oop": bool(pset.get("sudden_hardship_deducts_compliant_oop", p, d).value),
+                "med_oop_trigger_monitored": med_mon, "med_oop_trigger_general": med_gen,
                 "param_version": pset.version,
             })
     schema = pa.schema([("as_of", pa.date32()), ("province", pa.string()), ("monitoring_line", pa.float64()),
                         ("sharp_drop_ratio", pa.float64()), ("uses_claims", pa.bool_()), ("deducts_oop", pa.bool_()),
+                        ("med_oop_trigger_monitored", pa.float64()), ("med_oop_trigger_general", pa.float64()),
                         ("param_version", pa.string())])
     return pa.Table.from_pylist(rows, schema=schema)
 
@@ -165,6 +185,11 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
         con.execute(f"SET threads={int(threads)}")
     for t in FEATURE_TABLES:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snapshot.path(t)}')")
+    for t, schema in OPTIONAL_TABLES.items():
+        if snapshot.path(t).exists():
+            con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snapshot.path(t)}')")
+        else:
+            con.register(t, schema.empty_table())
     if households is not None:
         # incremental run: only the affected households are recomputed
         con.register("only_hh", pa.table({"household_id": households}))
@@ -192,6 +217,16 @@ def run_spark(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: RuleS
     spark = spark or spark_session()
     for t in FEATURE_TABLES:
         spark.read.parquet(str(snapshot.path(t))).createOrReplaceTempView(t)
+    for t, schema in OPTIONAL_TABLES.items():
+        if snapshot.path(t).exists():
+            spark.read.parquet(str(snapshot.path(t))).createOrReplaceTempView(t)
+        else:
+            from pyspark.sql.types import (DateType, DoubleType, LongType, StringType, StructField, StructType,
+                                           TimestampNTZType)
+            kinds = {pa.int64(): LongType(), pa.string(): StringType(), pa.date32(): DateType(),
+                     pa.timestamp("us"): TimestampNTZType(), pa.float64(): DoubleType()}
+            spark.createDataFrame([], StructType([StructField(f.name, kinds[f.type]) for f in schema])) \
+                .createOrReplaceTempView(t)
     spark.createDataFrame(asof.to_pandas()).createOrReplaceTempView("asof_dates")
     spark.createDataFrame(params.to_pandas()).createOrReplaceTempView("params")
     df = spark.sql(compile_sql(rules, "spark"))

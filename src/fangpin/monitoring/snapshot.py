@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from fangpin.monitoring.dept_events import DEPT_EVENT_SCHEMA, from_feed_records
+
 # table → columns exported (sensitive identity columns are not needed for monitoring and are left out)
 TABLES: dict[str, list[str]] = {
     "household": ["id", "hh_no"],
@@ -79,7 +81,11 @@ def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = 
         writer.close()
         counts[name] = n
         h.update(f"{name}:{n}".encode())
-    for name, table in (extra or {}).items():
+    extra = dict(extra or {})
+    if "dept_event" not in extra:
+        # department triggers (POLICY.md §6) from the linked feed rows; empty when no feed was imported
+        extra["dept_event"] = from_feed_records(conn)
+    for name, table in extra.items():
         pq.write_table(table, root / f"{name}.parquet", compression="zstd")
         counts[name] = table.num_rows
         h.update(f"{name}:{table.num_rows}".encode())

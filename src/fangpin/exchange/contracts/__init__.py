@@ -49,6 +49,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from fangpin import codes
 from fangpin.exchange.tabular import ColumnSpec
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10× faster, same semantics
+
 __all__ = ["Contract", "ColumnContract", "ContractError", "load_contract", "load_contracts", "contract_dir"]
 
 ColumnType = Literal["text", "date", "amount", "decimal", "int", "choice", "id", "region", "yes_no", "certificate"]
@@ -220,7 +222,7 @@ def load_file(path: Path) -> Contract:
     path = Path(path)
     name = path.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ContractError(name, "", f"cannot read YAML: {e}", f"无法读取 YAML：{e}") from e
     if not isinstance(raw, dict):

@@ -1,8 +1,9 @@
 -- Household features "as of" each date in `asof` (one definition; DuckDB dialect, transpiled by sqlglot for Spark).
 -- Inputs (Parquet snapshot, monitoring/snapshot.py): household, household_version, member_version, income_record,
--- guarantee_status; asof_dates(as_of DATE, known_before TIMESTAMP, win_start DATE, prev_start DATE);
+-- guarantee_status, dept_event (department triggers, POLICY.md §6; monitoring/dept_events.py — may be empty);
+-- asof_dates(as_of DATE, known_before TIMESTAMP, win_start DATE, prev_start DATE, m3_start DATE, six_start DATE);
 -- params(as_of DATE, province VARCHAR, monitoring_line DOUBLE, sharp_drop_ratio DOUBLE, uses_claims BOOLEAN,
---        deducts_oop BOOLEAN, param_version VARCHAR).
+--        deducts_oop BOOLEAN, med_oop_trigger_monitored DOUBLE, med_oop_trigger_general DOUBLE, param_version VARCHAR).
 -- Time rule: a row counts for as_of only if it was true by then (valid_from/period_end/status_date <= as_of) AND
 -- known by then (recorded_at < known_before = as_of + 1 day). No feature can read later data.
 WITH hv AS (
@@ -20,7 +21,7 @@ hh AS (
 ),
 mv AS (
   SELECT a.as_of, m.person_id, m.household_id, m.active, m.birth_date, m.schooling, m.health, m.labour_skill,
-         m.migrant_months, m.med_insured, m.disability_grade,
+         m.migrant_months, m.med_insured, m.disability_grade, m.relation,
          ROW_NUMBER() OVER (PARTITION BY a.as_of, m.person_id
                             ORDER BY m.valid_from DESC, m.recorded_at DESC, m.id DESC) AS rn
   FROM member_version AS m
@@ -28,8 +29,18 @@ mv AS (
 ),
 mem AS (
   SELECT as_of, household_id, person_id, health, labour_skill, migrant_months, med_insured, disability_grade,
-         schooling, YEAR(as_of) - YEAR(birth_date) AS age
+         schooling, relation, YEAR(as_of) - YEAR(birth_date) AS age
   FROM mv WHERE rn = 1 AND active
+),
+-- member versions that became true in the last 6 months (births, deaths, moves, illness/disability onsets);
+-- requires as_of >= 6 months after the registry's first load (earlier, the initial load counts as changes)
+mchg AS (
+  SELECT a.as_of, m.household_id,
+         CAST(COUNT(*) AS BIGINT) AS member_changes_6m,
+         CAST(SUM(CASE WHEN m.active THEN 0 ELSE 1 END) AS BIGINT) AS member_exits_6m
+  FROM member_version AS m
+  JOIN asof_dates AS a ON m.valid_from <= a.as_of AND m.recorded_at < a.known_before AND m.valid_from >= a.six_start
+  GROUP BY a.as_of, m.household_id
 ),
 mem_agg AS (
   SELECT as_of, household_id,
@@ -46,11 +57,12 @@ mem_agg AS (
          CAST(SUM(CASE WHEN age >= 6 AND age < 16 THEN 1 ELSE 0 END) AS BIGINT) AS n_compulsory_age,
          CAST(SUM(CASE WHEN age >= 60 THEN 1 ELSE 0 END) AS BIGINT) AS n_elderly,
          CAST(SUM(CASE WHEN age < 16 THEN 1 ELSE 0 END) AS BIGINT) AS n_children,
-         CAST(SUM(CASE WHEN med_insured = FALSE THEN 1 ELSE 0 END) AS BIGINT) AS n_not_insured
+         CAST(SUM(CASE WHEN med_insured = FALSE THEN 1 ELSE 0 END) AS BIGINT) AS n_not_insured,
+         MAX(CASE WHEN relation = '户主' THEN age ELSE NULL END) AS head_age
   FROM mem GROUP BY as_of, household_id
 ),
 inc_known AS (
-  SELECT a.as_of, a.win_start, a.prev_start, i.id, i.household_id, i.period, i.period_start, i.period_end,
+  SELECT a.as_of, a.win_start, a.prev_start, a.m3_start, a.six_start, i.id, i.household_id, i.period, i.period_start, i.period_end,
          i.wage + i.business - i.business_cost + i.property + i.transfer AS net,
          i.claims, i.medical_oop, i.education_cost,
          ROW_NUMBER() OVER (PARTITION BY a.as_of, i.household_id, i.period
@@ -69,8 +81,39 @@ inc_month AS (
          CAST(SUM(CASE WHEN period_start < win_start AND period_start >= prev_start THEN 1 ELSE 0 END) AS BIGINT) AS months_prev,
          ROUND(SUM(CASE WHEN period_start < win_start AND period_start >= prev_start THEN net ELSE 0 END), 2) AS net_sum_prev,
          MAX(CASE WHEN period_start >= win_start THEN id ELSE NULL END) AS last_income_id,
-         MIN(CASE WHEN period_start >= win_start THEN id ELSE NULL END) AS first_income_id
+         MIN(CASE WHEN period_start >= win_start THEN id ELSE NULL END) AS first_income_id,
+         -- income trend: the last 3 complete months vs the 3 before (early warning, issue 4)
+         CAST(SUM(CASE WHEN period_start >= m3_start THEN 1 ELSE 0 END) AS BIGINT) AS months_3m,
+         SUM(CASE WHEN period_start >= m3_start THEN net ELSE 0 END) AS net_sum_3m,
+         CAST(SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN 1 ELSE 0 END) AS BIGINT) AS months_p3m,
+         SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN net ELSE 0 END) AS net_sum_p3m
   FROM inc WHERE LENGTH(period) = 7 GROUP BY as_of, household_id
+),
+inc_last AS (
+  SELECT as_of, household_id, MAX(period_end) AS last_income_end FROM inc GROUP BY as_of, household_id
+),
+dept AS (
+  SELECT a.as_of, a.six_start, d.household_id, d.village_code, d.event_kind, d.event_date, d.amount
+  FROM dept_event AS d
+  JOIN asof_dates AS a ON d.event_date <= a.as_of AND d.recorded_at < a.known_before AND d.event_date >= a.win_start
+),
+dept_hh AS (
+  SELECT as_of, household_id,
+         MAX(CASE WHEN event_kind = 'MED_OOP' THEN amount ELSE NULL END) AS dept_med_oop_12m,
+         CAST(SUM(CASE WHEN event_kind = 'JOB_LOSS' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_job_loss_6m,
+         CAST(SUM(CASE WHEN event_kind = 'DISASTER' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_disaster_6m,
+         SUM(CASE WHEN event_kind = 'DISASTER' AND event_date >= six_start THEN COALESCE(amount, 0) ELSE 0 END) AS dept_disaster_loss_6m,
+         CAST(SUM(CASE WHEN event_kind = 'HOUSE_CD' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_house_cd_6m,
+         CAST(SUM(CASE WHEN event_kind = 'DROPOUT' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_dropout_6m,
+         CAST(SUM(CASE WHEN event_kind = 'DISABILITY_NEW' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_disability_6m,
+         CAST(SUM(CASE WHEN event_kind = 'DEATH' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_death_6m,
+         CAST(SUM(CASE WHEN event_kind = 'ASSIST_NEW' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_assist_new_6m
+  FROM dept WHERE household_id IS NOT NULL GROUP BY as_of, household_id
+),
+dept_village AS (
+  SELECT as_of, village_code,
+         CAST(SUM(CASE WHEN event_kind = 'WATER' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_water_6m
+  FROM dept WHERE village_code IS NOT NULL GROUP BY as_of, village_code
 ),
 inc_year AS (
   SELECT as_of, household_id, id AS year_income_id, period AS year_period, net AS year_net, claims AS year_claims,
@@ -111,12 +154,32 @@ base AS (
          g.guarantee_id, g.status_date AS guarantee_date,
          COALESCE(NOT g.housing_safe, FALSE) AS housing_unsafe, COALESCE(g.dropout, FALSE) AS dropout,
          COALESCE(NOT g.water_safe, FALSE) AS water_unsafe, COALESCE(g.uninsured_member, FALSE) AS uninsured_member,
-         p.monitoring_line, p.sharp_drop_ratio, p.uses_claims, p.deducts_oop, p.param_version
+         COALESCE(m.head_age, 0) AS head_age,
+         COALESCE(mc.member_changes_6m, 0) AS member_changes_6m, COALESCE(mc.member_exits_6m, 0) AS member_exits_6m,
+         CASE WHEN im.months_3m > 0 AND im.months_p3m > 0 AND im.net_sum_p3m > 0
+              THEN (im.net_sum_3m / im.months_3m) / (im.net_sum_p3m / im.months_p3m) - 1.0 END AS income_trend_3m,
+         CASE WHEN il.last_income_end IS NOT NULL
+              THEN CAST((YEAR(hh.as_of) * 12 + MONTH(hh.as_of)) - (YEAR(il.last_income_end) * 12 + MONTH(il.last_income_end)) AS BIGINT)
+         END AS months_since_income,
+         COALESCE(dh.dept_med_oop_12m, 0) AS dept_med_oop_12m, COALESCE(dh.dept_job_loss_6m, 0) AS dept_job_loss_6m,
+         COALESCE(dh.dept_disaster_6m, 0) AS dept_disaster_6m,
+         COALESCE(dh.dept_disaster_loss_6m, 0) AS dept_disaster_loss_6m,
+         COALESCE(dh.dept_house_cd_6m, 0) AS dept_house_cd_6m, COALESCE(dh.dept_dropout_6m, 0) AS dept_dropout_6m,
+         COALESCE(dh.dept_disability_6m, 0) AS dept_disability_6m, COALESCE(dh.dept_death_6m, 0) AS dept_death_6m,
+         COALESCE(dh.dept_assist_new_6m, 0) AS dept_assist_new_6m, COALESCE(dv.dept_water_6m, 0) AS dept_water_6m,
+         p.monitoring_line, p.sharp_drop_ratio, p.uses_claims, p.deducts_oop,
+         CASE WHEN hh.hh_type = '脱贫户' THEN p.med_oop_trigger_monitored ELSE p.med_oop_trigger_general END
+           AS med_oop_trigger,
+         p.param_version
   FROM hh
   LEFT JOIN mem_agg AS m ON m.as_of = hh.as_of AND m.household_id = hh.household_id
   LEFT JOIN inc_month AS im ON im.as_of = hh.as_of AND im.household_id = hh.household_id
   LEFT JOIN inc_year AS iy ON iy.as_of = hh.as_of AND iy.household_id = hh.household_id
   LEFT JOIN g ON g.as_of = hh.as_of AND g.household_id = hh.household_id
+  LEFT JOIN mchg AS mc ON mc.as_of = hh.as_of AND mc.household_id = hh.household_id
+  LEFT JOIN inc_last AS il ON il.as_of = hh.as_of AND il.household_id = hh.household_id
+  LEFT JOIN dept_hh AS dh ON dh.as_of = hh.as_of AND dh.household_id = hh.household_id
+  LEFT JOIN dept_village AS dv ON dv.as_of = hh.as_of AND dv.village_code = hh.region_code
   LEFT JOIN params AS p ON p.as_of = hh.as_of AND p.province = hh.province
 )
 SELECT base.*,

@@ -1,0 +1,1 @@
+"""Alerts raised by monitoring, persisted and de-duplicated (see models.py)."""
