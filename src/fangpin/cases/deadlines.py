@@ -142,10 +142,10 @@ def overdue(conn: Connection, today: date, *, region: str = "", escalate: bool =
                 rule=o["rule"], subject=o["subject"], due_date=o["due"], detected_on=today, from_level=level,
                 to_level=to_level, to_region=to_region, created_at=at, policy_version=ps.version,
                 policy_values=jsonable({**o["used"], "_policy": o["policy"]}),
-            ).on_conflict_do_nothing(index_elements=["rule", "subject"]))
-            new = res.rowcount == 1
-            esc_id = conn.execute(select(CaseEscalation.id).where(CaseEscalation.rule == o["rule"],
-                                                                  CaseEscalation.subject == o["subject"])).scalar()
+            ).on_conflict_do_nothing(index_elements=["rule", "subject"]).returning(CaseEscalation.id)).scalar()
+            new = res is not None
+            esc_id = res if new else conn.execute(select(CaseEscalation.id).where(
+                CaseEscalation.rule == o["rule"], CaseEscalation.subject == o["subject"])).scalar()
         items.append(OverdueItem(
             rule=o["rule"], subject=o["subject"], case_id=c["id"] if c else None, case_no=c["case_no"] if c else None,
             household_id=c["household_id"] if c else o.get("household_id"), region_code=reg, due_date=o["due"],

@@ -108,8 +108,20 @@ class Notice:
     warnings: tuple[str, ...]
 
 
+@lru_cache(maxsize=1)
+def _compound_surnames() -> frozenset[str]:
+    import csv
+
+    with (resources.files("fangpin") / "data" / "surnames.csv").open(encoding="utf-8") as f:
+        return frozenset(r["surname"] for r in csv.DictReader(f) if len(r["surname"]) > 1)
+
+
 def _mask(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1) if name else name
+    """张三 → 张*, 欧阳明 → 欧阳*, 买买提·艾力 → 买****** (surname kept, the rest starred)."""
+    if not name:
+        return name
+    keep = 2 if name[:2] in _compound_surnames() and len(name) > 2 else 1
+    return name[:keep] + "*" * max(1, len(name) - keep)
 
 
 def _head_name(conn: Connection, household_id: int, on: date) -> str:
@@ -127,7 +139,7 @@ def _head_name(conn: Connection, household_id: int, on: date) -> str:
 
 def _region_name(conn: Connection, code: str) -> str:
     name = conn.execute(select(Region.name).where(Region.code == code)).scalar()
-    return name or f"村(区划代码 {code})"
+    return name or "本村"  # never print a code that could be mistaken for a number
 
 
 def build_notice(conn: Connection, village_code: str, on: date, *, kind: str | None = None, mask_names: bool = False,
