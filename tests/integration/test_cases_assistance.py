@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
-from fangpin.cases import (CaseError, Hooks, act, add_measure, assign_helper, assistance_chain, kpis, open_lead,
+from fangpin.cases import (Hooks, act, add_measure, assign_helper, assistance_chain, kpis, open_lead,
                            overdue, plan_checks, record_delivery, record_visit, schedule_visits)
 from fangpin.cases.models import AssistanceMeasure, CaseEscalation
 from test_cases_factory import AUTH, CADRE, CADRE_B, COUNTY, T0, TOWNSHIP, VILLAGE, at, identify, make_household

@@ -439,3 +439,11 @@ def test_removal_rejected_returns_the_household_to_monitoring_policy_9(engine):
         c = act(conn, c.id, "propose_removal", CADRE, expected_version=c.version, at=LATER, payload={"method": "BFXC"})
         c = act(conn, c.id, "reject", TOWNSHIP, expected_version=c.version, at=LATER, comment="收入仍不稳定")
         assert c.state == "MONITORED" and c.removal_method is None and c.closed_on is None
+
+
+def test_workflow_doc_lists_every_transition_of_the_table():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "WORKFLOW.md").read_text(encoding="utf-8")
+    for (s, a), t in workflow().table.items():
+        assert f"| {s} " in doc and f"`{a}`" in doc and t.policy in doc, (s, a)

@@ -89,6 +89,7 @@ def test_artefact_round_trip_with_fingerprint(trained, tmp_path):
         M.load(tmp_path / "m")
 
 
+@pytest.mark.heavy
 def test_scores_csv_headers_and_order(county, trained, tmp_path):
     snap, _ = county
     model, *_ = trained
@@ -163,3 +164,17 @@ def test_pmt_targeting_errors_definition():
     ex, inc = P.targeting_errors(true, true[::-1], 0.2)
     assert ex == 1.0 and inc == 1.0
     assert P.targeting_errors(true, true, 0.2) == (0.0, 0.0)
+
+
+def test_pmt_low_rule_fires_from_model_output_for_households_without_income(county):
+    snap, _ = county
+    as_of = date(2024, 6, 30)
+    panel = F.panel(snap, [as_of])
+    pmt = P.fit_on_panel(panel)
+    mo = P.model_output(panel, pmt)
+    res = E.run(snap, as_of, extra_tables={"model_output": mo})
+    low = [a for a in res.alerts if a.rule_id == "PMT-LOW"]
+    src = dict(zip(res.features["household_id"].to_pylist(), res.features["income_source"].to_pylist()))
+    assert low and all(src[a.household_id] == "none" for a in low)
+    assert all(a.evidence["pmt_pc_income_hi"] < a.evidence["monitoring_line"] for a in low)
+    assert not any(a.rule_id == "PMT-LOW" for a in E.run(snap, as_of).alerts)  # no model output → no flag

@@ -348,20 +348,15 @@ def test_gb11643_make_ids_rejects_bad_input():
     assert make_ids(np.array([], np.int64), np.array([], np.int64), np.array([], np.int64)).shape == (0,)
 
 
-def test_gb11643_make_ids_fast_for_one_million():
+def test_gb11643_make_ids_one_million_all_valid():
+    """Vectorised generation at scale (speed is measured in benchmarks, never asserted here)."""
     rng = np.random.default_rng(11643)
     n = 1_000_000
     area = rng.integers(100000, 1000000, n)
     birth = _yyyymmdd(rng.integers(0, _NDAYS + 1, n))
     seq = rng.integers(0, 1000, n)
-    make_ids(area[:10], birth[:10], seq[:10])
-    best = float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        ids = make_ids(area, birth, seq)
-        best = min(best, time.perf_counter() - t0)
+    ids = make_ids(area, birth, seq)
     assert len(ids) == n
-    assert best < 1.0, f"make_ids took {best:.3f}s for 1M ids"
     sample = rng.integers(0, n, 200)
     for i in sample:
         assert parse_id(ids[i], today=TODAY).number == ids[i]

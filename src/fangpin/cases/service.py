@@ -29,7 +29,7 @@ from fangpin.cases.workflow import workflow
 from fangpin.ids import parse_id
 from fangpin.issues import FangpinValueError, Issue
 from fangpin.policy import ParameterSet
-from fangpin.registry.models import Household, HouseholdVersion, MemberVersion, Person
+from fangpin.registry.models import Household
 from fangpin.registry.service import current_households, current_members
 from fangpin.textnorm import clean_name, normalize_phone
 

@@ -28,7 +28,12 @@ FEATURE_TABLES = list(TABLES)
 # Tables a snapshot may lack (older snapshots, a county without department feeds): an empty table of this schema
 # stands in, so the one feature definition always runs. dept_event = department triggers (POLICY.md §6), see
 # fangpin.monitoring.dept_events.
-OPTIONAL_TABLES: dict[str, pa.Schema] = {"dept_event": DEPT_EVENT_SCHEMA}
+OPTIONAL_TABLES: dict[str, pa.Schema] = {
+    "dept_event": DEPT_EVENT_SCHEMA,
+    # proxy-means income estimates per (household, as_of) — risk/pmt.py model_output(); feeds rule PMT-LOW
+    "model_output": pa.schema([("household_id", pa.int64()), ("as_of", pa.date32()), ("pmt_pc_income", pa.float64()),
+                               ("pmt_pc_income_hi", pa.float64())]),
+}
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,10 @@ def provinces_in(snapshot: Snapshot) -> list[str]:
 # engines
 
 def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: RuleSet,
-               households: pa.Array | None = None, threads: int | None = None) -> pa.Table:
+               households: pa.Array | None = None, threads: int | None = None,
+               extra_tables: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Features + rule flags on DuckDB. ``extra_tables`` supplies optional tables (e.g. ``model_output``) in
+    memory instead of from the snapshot directory."""
     import duckdb
 
     con = duckdb.connect()
@@ -186,7 +194,9 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
     for t in FEATURE_TABLES:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snapshot.path(t)}')")
     for t, schema in OPTIONAL_TABLES.items():
-        if snapshot.path(t).exists():
+        if extra_tables and t in extra_tables:
+            con.register(t, extra_tables[t].select(schema.names).cast(schema))
+        elif snapshot.path(t).exists():
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{snapshot.path(t)}')")
         else:
             con.register(t, schema.empty_table())
@@ -316,13 +326,13 @@ def alerts_from_flags(features: pa.Table, rules: RuleSet, snapshot_fp: str) -> l
 
 def run(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
         rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
-        households: pa.Array | None = None) -> RunResult:
+        households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> RunResult:
     pset = pset or load_parameters()
     rules = rules or load_rules()
     asof = asof_table([as_of])
     params = params_table(pset, provinces_in(snapshot), [as_of], overrides)
     if engine == "duckdb":
-        feats = run_duckdb(snapshot, asof, params, rules, households=households)
+        feats = run_duckdb(snapshot, asof, params, rules, households=households, extra_tables=extra_tables)
     elif engine == "spark":
         feats = run_spark(snapshot, asof, params, rules, spark=spark)
     else:

@@ -26,6 +26,19 @@ import numpy as np
 from fangpin.risk.features import INCOME_GROUP, RISK_GROUPS, RISK_TYPES
 
 MODEL_VERSION = 1
+# risk type → features whose positive value is evidence of it in the household (POLICY.md §7; §6 feeds)
+EVIDENCE: dict[str, tuple[str, ...]] = {
+    "因病": ("n_serious_ill", "n_chronic", "dept_med_oop_12m", "oop_share", "r_spend_rigid", "r_dept_med"),
+    "因残": ("n_disabled", "n_severe_disabled", "dept_disability_6m"),
+    "缺劳动力": ("dept_death_6m", "member_exits_6m"),  # + no working-age labour (model.evidence)
+    "因务工就业不稳": ("n_migrant", "dept_job_loss_6m"),
+    "因学": ("n_students_post", "edu_12m"),
+    "因自然灾害": ("dept_disaster_6m",),
+    "住房出现安全问题": ("housing_unsafe", "dept_house_cd_6m"),
+    "义务教育阶段适龄儿童少年失学辍学": ("dropout", "dept_dropout_6m"),
+    "饮水安全问题": ("water_unsafe", "dept_water_6m"),
+    "家庭成员未参加基本医疗保险": ("n_not_insured", "uninsured_member"),
+}
 LGB_PARAMS = {
     "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
     "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
@@ -85,20 +98,33 @@ class RiskModel:
             out[:, groups.index(RISK_GROUPS.get(f, INCOME_GROUP))] += c[:, j]
         return out, groups
 
+    def evidence(self, X: np.ndarray) -> np.ndarray:
+        """(n, len(RISK_TYPES)) bool: the household shows the risk type in its own data. POLICY.md §7 consistency
+        checks: 因务工就业不稳 needs working-age labour/migrant work, 因病 needs an ill member or medical spending;
+        likewise each type needs its own evidence (EVIDENCE)."""
+        col = {f: X[:, j] for j, f in enumerate(self.features)}
+        z = np.zeros(len(X))
+
+        def pos(*names):
+            out = np.zeros(len(X), bool)
+            for n in names:
+                v = col.get(n, z)
+                out |= np.nan_to_num(v, nan=0.0) > 0
+            return out
+
+        ev = {t: pos(*fs) for t, fs in EVIDENCE.items()}
+        ev["缺劳动力"] = ev["缺劳动力"] | (np.nan_to_num(col.get("n_labour", z + 1), nan=1.0) == 0)
+        return np.column_stack([ev.get(t, np.zeros(len(X), bool)) for t in RISK_TYPES])
+
     def top_risk_type(self, X: np.ndarray, fallback: list[str] | None = None) -> list[str]:
-        """The official risk type with the largest positive contribution; ``fallback`` (e.g. the engine's
-        profile_risk_type) when no risk-type group pushes the score up."""
+        """The official risk type the household shows (``evidence``) with the largest contribution; ``fallback``
+        (e.g. the engine's profile_risk_type) when it shows none."""
         g, groups = self.risk_type_contributions(X)
-        g = g[:, :len(RISK_TYPES)]
+        g = np.where(self.evidence(X), g[:, :len(RISK_TYPES)], -np.inf)
         j = g.argmax(axis=1)
         best = g[np.arange(len(j)), j]
-        out = []
-        for i in range(len(j)):
-            if best[i] > 0 or not fallback:
-                out.append(groups[j[i]])
-            else:
-                out.append(fallback[i] or "其他")
-        return out
+        return [groups[j[i]] if np.isfinite(best[i]) else ((fallback[i] if fallback else None) or "其他")
+                for i in range(len(j))]
 
     # ---- artefacts ----------------------------------------------------------------------------------------------
     def save(self, directory: Path) -> Path:

@@ -1,6 +1,7 @@
 -- Household features "as of" each date in `asof` (one definition; DuckDB dialect, transpiled by sqlglot for Spark).
 -- Inputs (Parquet snapshot, monitoring/snapshot.py): household, household_version, member_version, income_record,
--- guarantee_status, dept_event (department triggers, POLICY.md §6; monitoring/dept_events.py — may be empty);
+-- guarantee_status, dept_event (department triggers, POLICY.md §6; monitoring/dept_events.py — may be empty),
+-- model_output (household_id, as_of, pmt_pc_income, pmt_pc_income_hi: proxy-means estimates, risk/pmt.py — may be empty);
 -- asof_dates(as_of DATE, known_before TIMESTAMP, win_start DATE, prev_start DATE, m3_start DATE, six_start DATE);
 -- params(as_of DATE, province VARCHAR, monitoring_line DOUBLE, sharp_drop_ratio DOUBLE, uses_claims BOOLEAN,
 --        deducts_oop BOOLEAN, med_oop_trigger_monitored DOUBLE, med_oop_trigger_general DOUBLE, param_version VARCHAR).
@@ -170,6 +171,7 @@ base AS (
          p.monitoring_line, p.sharp_drop_ratio, p.uses_claims, p.deducts_oop,
          CASE WHEN hh.hh_type = '脱贫户' THEN p.med_oop_trigger_monitored ELSE p.med_oop_trigger_general END
            AS med_oop_trigger,
+         mo.pmt_pc_income, mo.pmt_pc_income_hi,
          p.param_version
   FROM hh
   LEFT JOIN mem_agg AS m ON m.as_of = hh.as_of AND m.household_id = hh.household_id
@@ -179,6 +181,7 @@ base AS (
   LEFT JOIN mchg AS mc ON mc.as_of = hh.as_of AND mc.household_id = hh.household_id
   LEFT JOIN inc_last AS il ON il.as_of = hh.as_of AND il.household_id = hh.household_id
   LEFT JOIN dept_hh AS dh ON dh.as_of = hh.as_of AND dh.household_id = hh.household_id
+  LEFT JOIN model_output AS mo ON mo.as_of = hh.as_of AND mo.household_id = hh.household_id
   LEFT JOIN dept_village AS dv ON dv.as_of = hh.as_of AND dv.village_code = hh.region_code
   LEFT JOIN params AS p ON p.as_of = hh.as_of AND p.province = hh.province
 )
