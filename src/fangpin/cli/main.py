@@ -343,6 +343,9 @@ def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the
     console.print(f"{t.num_rows} labelled pairs → {out}")
 
 
+from fangpin.cli import monitor as _monitor  # noqa: E402,F401  (registers `fangpin monitor`)
+
+
 def main() -> None:  # pragma: no cover
     app()
 
