@@ -31,6 +31,21 @@ GOALS = {
     "synth.persons_10m": ("—", "persons generated in the 10M run"),
     "synth.baseline_sqlite_rows_per_s": ("—", "baseline: plain sqlite3 executemany of 2M 6-column rows, same machine, same run"),
     "synth.rows_per_s_1m": ("—", "registry rows written per second in the 1M run (compare with the baseline)"),
+    "linkage.precision": ("≥ 0.995", "auto-links on the generator's feeds (exact ID links included)"),
+    "linkage.recall": ("≥ 0.99", "auto-links over rows whose person is in the registry"),
+    "linkage.review_share": ("≤ 0.01", "share of rows sent to the review queue"),
+    "linkage.febrl4_f1_vs_splink": ("≥ 1.0", "our F1 / Splink's default model's F1 on FEBRL4 (same run)"),
+    "linkage.seconds_1m_vs_10m": ("< 60", "1M-row feed linked against a 10M-person registry"),
+    "linkage.splink_speed_ratio": ("> 1", "Splink's time / ours on the same job"),
+    "warning.recall_ratio_k5": ("≥ 1.25", "recall (rules + triggers + model) / recall (income-line rule) at a 5 % visit budget"),
+    "warning.auc": ("≥ 0.85", "risk model AUC on a held-out later period"),
+    "warning.top1_cause": ("≥ 0.75", "top explained risk type = simulated cause"),
+    "warning.lead_time_months": ("≥ 2", "median months of warning before the event"),
+    "monitor.seconds_10m": ("< 60", "full monitoring run (features + rules + scoring), 10M persons"),
+    "monitor.naive_ratio": ("≥ 20", "straightforward pandas implementation time / ours"),
+    "whatif.seconds_1m": ("< 5", "policy what-if replay, 1M persons"),
+    "pmt.exclusion_k20": ("< OLS", "proxy-means exclusion error at 20 % coverage (ours)"),
+    "pmt.exclusion_k20_ols": ("—", "the same for the OLS baseline, same run"),
 }
 
 
@@ -107,7 +122,21 @@ RESULT = {{'seconds': time.perf_counter() - t, 'persons': res.persons, 'rows': s
                 p.unlink()
 
 
-PARTS = {"synth": part_synth}
+def part_linkage(results: dict) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import linkage_bench
+
+    linkage_bench.run(results, WORK / "linkage")
+
+
+def part_warning(results: dict) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import warning_bench
+
+    warning_bench.run(results, WORK / "warning")
+
+
+PARTS = {"synth": part_synth, "linkage": part_linkage, "warning": part_warning}
 
 
 def write_doc(results: dict) -> None:

@@ -54,6 +54,7 @@ def test_dept_events_feed_features_and_rules(county):
     assert pc.sum(res.features["dept_med_oop_12m"]).as_py() > 0
 
 
+@pytest.mark.heavy
 def test_training_is_deterministic_and_calibration_improves_brier(county, trained):
     snap, truth_dir = county
     model, panel, split, truth = trained

@@ -19,6 +19,8 @@ Pipeline (no Python loop over records or pairs):
 from __future__ import annotations
 
 import math
+import resource
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +29,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fangpin.linkage.features import Feat, column, rule_key, side_features
+from fangpin.linkage.index import LinkIndex, build_index
 from fangpin.linkage.model import LEVELS, LinkModel, chinese_settings
-from fangpin.linkage.names import hash_rows, name_features
 
 __all__ = ["Prepared", "prepare", "candidate_pairs", "compare", "fit", "score", "link", "train",
            "OUTPUT_SCHEMA", "LEFT_SCHEMA"]
@@ -51,152 +54,81 @@ _W_CLIP = 60.0
 # features
 
 
-class Feat:
-    """An int64 feature with a validity mask."""
-
-    __slots__ = ("v", "ok")
-
-    def __init__(self, v: np.ndarray, ok: np.ndarray) -> None:
-        self.v, self.ok = v, ok
-
-
 @dataclass
 class Prepared:
     left: dict[str, Any]
     right: dict[str, Any]
     n_left: int
     n_right: int
-    strings: dict[str, pa.Array]  # comparison name -> dictionary of shared string ids (string kind)
+    strings: dict[str, pa.Array]  # comparison name -> dictionary of string ids (registry's, then left-only values)
+    index: LinkIndex | None = None
+    right_pid: np.ndarray | None = None
 
 
-def _column(t: pa.Table, name: str) -> pa.Array:
-    if name not in t.column_names:
-        return pa.nulls(t.num_rows, pa.string())
-    col = t.column(name)
-    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+_column = column
 
 
-def _date_feats(arr: pa.Array) -> dict[str, Feat]:
-    if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
-        d = arr.cast(pa.date32())
-        ok = np.asarray(d.is_valid())
-        days = np.asarray(pc.fill_null(d, 0).cast(pa.int32())).astype("datetime64[D]")
-        y = days.astype("datetime64[Y]").astype(np.int64) + 1970
-        mo = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
-        dd = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
-        ymd = y * 10000 + mo * 100 + dd
-    else:
-        s = pc.replace_substring_regex(pc.fill_null(arr.cast(pa.string()), ""), r"[^0-9]", "")
-        ok = np.asarray(pc.equal(pc.utf8_length(s), 8).fill_null(False))
-        s = pc.if_else(pa.array(ok), s, pa.scalar("0"))
-        ymd = np.asarray(s.cast(pa.int64()))
-    ymd = np.where(ok, ymd, -1)
-    y, md = np.divmod(ymd, 10000)
-    mo, dd = np.divmod(md, 100)
-    swappable = ok & (dd <= 12) & (dd != mo) & (dd >= 1)
-    return {"ymd": Feat(ymd, ok), "year": Feat(y, ok), "ym": Feat(y * 100 + mo, ok),
-            "swapped": Feat(y * 10000 + dd * 100 + mo, swappable)}
+def _as_index(registry: pa.Table | LinkIndex, settings: dict[str, Any]) -> LinkIndex:
+    if isinstance(registry, LinkIndex):
+        registry.require(settings)
+        return registry
+    return build_index(registry, settings)
 
 
-def _norm_strings(arr: pa.Array) -> pa.Array:
-    s = pc.utf8_trim_whitespace(arr.cast(pa.string()))
-    s = pc.utf8_lower(s)
-    return pc.if_else(pc.equal(s, ""), pa.nulls(len(s), pa.string()), s)
-
-
-def prepare(left: pa.Table, right: pa.Table, settings: dict[str, Any]) -> Prepared:
-    """Compute every comparison's features for both tables."""
-    L: dict[str, Any] = {}
-    R: dict[str, Any] = {}
-    strings: dict[str, pa.Array] = {}
-    nl, nr = left.num_rows, right.num_rows
-    for comp in settings["comparisons"]:
-        name, kind, col = comp["name"], comp["kind"], comp["column"]
-        a, b = _column(left, col), _column(right, col)
-        if kind == "name_zh":
-            for side, arr, out in (("l", a, L), ("r", b, R)):
-                f = name_features(arr)
-                ok = f.length > 0
-                out[f"{name}.key"] = Feat(f.key, ok)
-                out[f"{name}.py_key"] = Feat(f.py_key, ok)
-                out[f"{name}.sur_key"] = Feat(f.sur_key, ok & (f.sur_key >= 0))
-                out[f"{name}.bag_key"] = Feat(f.bag_key, ok)
-                out[f"{name}._chars"] = f.chars
-                out[f"{name}._length"] = f.length
-        elif kind == "date":
-            for k, v in _date_feats(a).items():
-                L[f"{name}.{k}"] = v
-            for k, v in _date_feats(b).items():
-                R[f"{name}.{k}"] = v
-        elif kind in ("exact", "string"):
-            both = pa.concat_arrays([_norm_strings(a), _norm_strings(b)])
-            enc = pc.dictionary_encode(both)
-            idx = enc.indices
-            ok = np.asarray(idx.is_valid())
-            ids = np.asarray(pc.fill_null(idx, -1).cast(pa.int64()))
-            L[f"{name}.value"] = Feat(ids[:nl], ok[:nl])
-            R[f"{name}.value"] = Feat(ids[nl:], ok[nl:])
-            strings[name] = enc.dictionary
-        elif kind == "admin_code":
-            for arr, out in ((a, L), (b, R)):
-                s = pc.fill_null(pc.utf8_trim_whitespace(arr.cast(pa.string())), "")
-                ok = np.asarray(pc.and_(pc.equal(pc.utf8_length(s), 12), pc.utf8_is_digit(s)).fill_null(False))
-                s = pc.if_else(pa.array(ok), s, pa.scalar("0"))
-                code = np.where(ok, np.asarray(s.cast(pa.int64())), -1)
-                out[f"{name}.code"] = Feat(code, ok)
-                out[f"{name}.town"] = Feat(code // 1000, ok)
-                out[f"{name}.county"] = Feat(code // 1_000_000, ok)
-        else:
-            raise ValueError(f"unknown comparison kind {kind!r}")
-    return Prepared(L, R, nl, nr, strings)
+def prepare(left: pa.Table, right: pa.Table | LinkIndex, settings: dict[str, Any]) -> Prepared:
+    """Features of the left table; the registry side comes from a :class:`LinkIndex` (built here for a table)."""
+    idx = _as_index(right, settings)
+    L, strings = side_features(left, settings, idx.strings)
+    return Prepared(L, idx.features, left.num_rows, idx.n, strings, idx, idx.person_id)
 
 
 # ------------------------------------------------------------------------------------------------------------
 # blocking
 
 
-def _rule_key(side: dict[str, Any], feats: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    cols = [side[f] for f in feats]
-    ok = np.logical_and.reduce([c.ok for c in cols])
-    mat = np.stack([c.v for c in cols], axis=1).view(np.uint64)
-    return hash_rows(mat), ok
+def _expand(li: np.ndarray, start: np.ndarray, cnt: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (li[k], perm[start[k] + 0..cnt[k]-1]) for every k, in input order."""
+    total = int(cnt.sum())
+    off = np.cumsum(cnt) - cnt
+    pos = np.arange(total, dtype=np.int64) + np.repeat(start - off, cnt)
+    return np.repeat(li, cnt), perm[pos].astype(np.int64)
 
 
 def candidate_pairs(p: Prepared, settings: dict[str, Any], threads: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Union of the blocking rules' equality joins: (left index, right index) int64 arrays, sorted by left."""
+    """Union of the blocking rules' equality joins: (left index, right index) int64 arrays, sorted by (left, right).
+
+    Each rule hashes its left features to one int64 key and looks it up in the index's sorted registry keys
+    (binary search; the registry side is never re-sorted). A key whose registry block has more than
+    ``max_block`` rows is not selective and gives no pairs for that row. Every rule yields pairs already sorted
+    by (left, right), so the union is a merge of sorted runs followed by de-duplication.
+    """
+    del threads  # kept for compatibility (the joins are numpy binary searches now)
     max_block = int(settings.get("max_block", 2000))
-    con = duckdb.connect()
-    if threads:
-        con.execute(f"SET threads={int(threads)}")
-    parts = []
-    for r, rule in enumerate(settings["blocking"]):
+    idx = p.index
+    if idx is None:
+        raise ValueError("Prepared has no link index")
+    n_right = np.int64(max(p.n_right, 1))
+    codes = []
+    for rule in settings["blocking"]:
         lf = [x.split(">")[0] for x in rule]
-        rf = [x.split(">")[-1] for x in rule]
-        kl, okl = _rule_key(p.left, lf)
-        kr, okr = _rule_key(p.right, rf)
+        rf = tuple(x.split(">")[-1] for x in rule)
+        kl, okl = rule_key(p.left, lf)
         li = np.flatnonzero(okl)
-        ri = np.flatnonzero(okr)
-        lt = pa.table({"i": li, "k": kl[li]})
-        rt = pa.table({"j": ri, "k": kr[ri]})
-        con.register("lt", lt)
-        con.register("rt", rt)
-        res = con.execute("SELECT lt.i, rt.j FROM lt JOIN rt ON lt.k = rt.k").fetchnumpy()
-        con.unregister("lt")
-        con.unregister("rt")
-        i = np.asarray(res["i"], dtype=np.int64)
-        j = np.asarray(res["j"], dtype=np.int64)
-        # a key shared by more than max_block registry rows is not selective: drop that rule's pairs for the row
-        per_left = np.bincount(i, minlength=p.n_left)
-        keep = per_left[i] <= max_block
-        parts.append((i[keep], j[keep]))
-    con.close()
-    if not parts:
+        start, cnt = idx.blocks[rf].lookup(kl[li])
+        sel = (cnt > 0) & (cnt <= max_block)
+        a, b = _expand(li[sel], start[sel], cnt[sel], idx.blocks[rf].perm)
+        codes.append(a * n_right + b)
+    if not codes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    li = np.concatenate([x[0] for x in parts])
-    ri = np.concatenate([x[1] for x in parts])
-    code = np.unique(li * np.int64(p.n_right) + ri)
-    return code // p.n_right, code % p.n_right
+    code = np.concatenate(codes)
+    code.sort(kind="stable")  # timsort: merges the rules' sorted runs
+    if code.size:
+        keep = np.empty(code.size, bool)
+        keep[0] = True
+        np.not_equal(code[1:], code[:-1], out=keep[1:])
+        code = code[keep]
+    return code // n_right, code % n_right
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -214,21 +146,22 @@ def _jaro_winkler(a: pa.Array, b: pa.Array) -> np.ndarray:
 
 
 def _compare_one(comp: dict[str, Any], p: Prepared, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Levels of one comparison. Each registry array is gathered once (random access dominates): validity
+    comes from the gathered values (-1 = missing, name length 0), not from separate masks."""
     name, kind = comp["name"], comp["kind"]
     L, R = p.left, p.right
     n = li.size
     if kind == "name_zh":
-        a, b = L[f"{name}.key"], R[f"{name}.key"]
-        ok = a.ok[li] & b.ok[ri]
+        lenl = L[f"{name}._length"][li]
+        lenr = R[f"{name}._length"][ri]
+        ok = (lenl > 0) & (lenr > 0)
         lv = np.full(n, 5, np.int8)
-        sl, sr = L[f"{name}.sur_key"], R[f"{name}.sur_key"]
-        sur = sl.ok[li] & sr.ok[ri] & (sl.v[li] == sr.v[ri])
-        lv[sur] = 4
-        key_eq = a.v[li] == b.v[ri]
+        sl, sr = L[f"{name}.sur_key"].v[li], R[f"{name}.sur_key"].v[ri]
+        lv[(sl == sr) & (sl >= 0)] = 4
+        key_eq = L[f"{name}.key"].v[li] == R[f"{name}.key"].v[ri]
         py_eq = L[f"{name}.py_key"].v[li] == R[f"{name}.py_key"].v[ri]
         bag_eq = L[f"{name}.bag_key"].v[li] == R[f"{name}.bag_key"].v[ri]
-        lenl, lenr = L[f"{name}._length"][li], R[f"{name}._length"][ri]
-        cand = np.flatnonzero(ok & ~key_eq & ~py_eq & ~bag_eq & (lenl == lenr) & (lenl >= 2))
+        cand = np.flatnonzero(ok & ~bag_eq & ~py_eq & (lenl >= 2) & (lenl == lenr))  # bag_eq covers key_eq
         if cand.size:
             cl = L[f"{name}._chars"][li[cand]]
             cr = R[f"{name}._chars"][ri[cand]]
@@ -242,9 +175,9 @@ def _compare_one(comp: dict[str, Any], p: Prepared, li: np.ndarray, ri: np.ndarr
         lv[~ok] = -1
         return lv
     if kind == "date":
-        a, b = L[f"{name}.ymd"], R[f"{name}.ymd"]
-        ok = a.ok[li] & b.ok[ri]
-        x, y = a.v[li], b.v[ri]
+        x = L[f"{name}.ymd"].v[li].astype(np.int32)
+        y = R[f"{name}.ymd"].v[ri].astype(np.int32)
+        ok = (x >= 0) & (y >= 0)
         lv = np.full(n, 4, np.int8)
         lv[(x // 10000) == (y // 10000)] = 3
         nd = np.zeros(n, np.int8)
@@ -260,17 +193,21 @@ def _compare_one(comp: dict[str, Any], p: Prepared, li: np.ndarray, ri: np.ndarr
         lv[~ok] = -1
         return lv
     if kind == "exact":
-        a, b = L[f"{name}.value"], R[f"{name}.value"]
-        ok = a.ok[li] & b.ok[ri]
-        lv = np.where(a.v[li] == b.v[ri], 0, 1).astype(np.int8)
-        lv[~ok] = -1
+        x, y = L[f"{name}.value"].v[li], R[f"{name}.value"].v[ri]
+        lv = np.where(x == y, 0, 1).astype(np.int8)
+        lv[(x < 0) | (y < 0)] = -1
         return lv
     if kind == "admin_code":
-        ok = L[f"{name}.code"].ok[li] & R[f"{name}.code"].ok[ri]
+        x, y = L[f"{name}.code"].v[li], R[f"{name}.code"].v[ri]
+        ok = (x >= 0) & (y >= 0)
         lv = np.full(n, 3, np.int8)
-        lv[L[f"{name}.county"].v[li] == R[f"{name}.county"].v[ri]] = 2
-        lv[L[f"{name}.town"].v[li] == R[f"{name}.town"].v[ri]] = 1
-        lv[L[f"{name}.code"].v[li] == R[f"{name}.code"].v[ri]] = 0
+        same = x == y
+        x //= 1000
+        y //= 1000
+        town = x == y
+        lv[(x // 1000) == (y // 1000)] = 2
+        lv[town] = 1
+        lv[same] = 0
         lv[~ok] = -1
         return lv
     if kind == "string":
@@ -318,25 +255,24 @@ def _tf_features(comp: dict[str, Any]) -> dict[int, str]:
 
 
 class _TF:
-    """Registry frequency of each value; u_avg = average agreement chance of random pairs (sum of f^2)."""
+    """Registry frequency of each registry row's value; u_avg = agreement chance of random pairs (sum of f^2)."""
 
-    def __init__(self, f: Feat, n: int) -> None:
-        vals, counts = np.unique(f.v[f.ok], return_counts=True)
-        self.vals, self.freq = vals, counts / max(n, 1)
-        self.u_avg = float((self.freq ** 2).sum()) if counts.size else 0.0
+    def __init__(self, count: np.ndarray, n: int, u_avg: float) -> None:
+        self.count, self.n, self.u_avg = count, max(n, 1), u_avg
 
-    def lookup(self, v: np.ndarray) -> np.ndarray:
-        if self.vals.size == 0:
-            return np.full(v.size, np.nan)
-        pos = np.searchsorted(self.vals, v).clip(0, self.vals.size - 1)
-        return np.where(self.vals[pos] == v, self.freq[pos], np.nan)
+    def freq_rows(self, ri: np.ndarray) -> np.ndarray:
+        c = self.count[ri].astype(np.float64)
+        c[c <= 0] = np.nan
+        return c / self.n
 
 
 def _tf_tables(p: Prepared, settings: dict[str, Any]) -> dict[str, _TF]:
+    idx = p.index
     out = {}
     for comp in settings["comparisons"]:
         for feat in _tf_features(comp).values():
-            out[feat] = _TF(p.right[feat], p.n_right)
+            if idx is not None and feat in idx.tf_count:
+                out[feat] = _TF(idx.tf_count[feat], p.n_right, idx.tf_u_avg[feat])
     return out
 
 
@@ -345,15 +281,24 @@ def _tf_tables(p: Prepared, settings: dict[str, Any]) -> dict[str, _TF]:
 
 
 def _patterns(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct rows of the level matrix: (patterns, inverse, counts)."""
+    """Distinct rows of the level matrix: (patterns, inverse, counts) - patterns in ascending code order."""
     base = 8
-    code = np.zeros(levels.shape[0], np.int64)
-    for c in range(levels.shape[1]):
-        code = code * base + (levels[:, c].astype(np.int64) + 1)
-    uniq, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
-    pats = np.empty((uniq.size, levels.shape[1]), np.int8)
+    n, k = levels.shape
+    code = np.zeros(n, np.int64)
+    for c in range(k):
+        code *= base
+        code += levels[:, c].astype(np.int64) + 1
+    if base ** k <= 1 << 22:  # small code space: counting instead of sorting
+        cnt_all = np.bincount(code, minlength=base ** k)
+        uniq = np.flatnonzero(cnt_all)
+        lut = np.zeros(cnt_all.size, np.int64)
+        lut[uniq] = np.arange(uniq.size)
+        inv, cnt = lut[code], cnt_all[uniq]
+    else:
+        uniq, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
+    pats = np.empty((uniq.size, k), np.int8)
     rest = uniq.copy()
-    for c in range(levels.shape[1] - 1, -1, -1):
+    for c in range(k - 1, -1, -1):
         pats[:, c] = rest % base - 1
         rest //= base
     return pats, inv, cnt
@@ -470,7 +415,7 @@ def _weights(model: LinkModel, p: Prepared, levels: np.ndarray, li: np.ndarray, 
             sel = np.flatnonzero(lv == level)
             if tf is None or sel.size == 0 or tf.u_avg <= 0:
                 continue
-            f = tf.lookup(p.right[feat].v[ri[sel]])
+            f = tf.freq_rows(ri[sel])
             adj = np.log2(tf.u_avg / f)
             adj = np.where(np.isfinite(adj), np.clip(adj, *_TF_CLIP), 0.0)
             w[sel] += adj
@@ -492,10 +437,9 @@ def _u_random(p: Prepared, settings: dict[str, Any]) -> tuple[list[np.ndarray], 
     return out, lv
 
 
-def _labelled_index(left: pa.Table, right: pa.Table, labelled: pa.Table
+def _labelled_index(left: pa.Table, rper: np.ndarray, labelled: pa.Table
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lrow = np.asarray(_column(left, "row_id").cast(pa.int64()))
-    rper = np.asarray(_column(right, "person_id").cast(pa.int64()))
     lo, ro = np.argsort(lrow), np.argsort(rper)
     qa = np.asarray(labelled.column("row_id").cast(pa.int64()))
     qb = np.asarray(labelled.column("person_id").cast(pa.int64()))
@@ -506,14 +450,14 @@ def _labelled_index(left: pa.Table, right: pa.Table, labelled: pa.Table
     return lo[pa_][found], ro[pb][found], y[found]
 
 
-def _train_prepared(p: Prepared, left: pa.Table, right: pa.Table, settings: dict[str, Any],
+def _train_prepared(p: Prepared, left: pa.Table, right: Any, settings: dict[str, Any],
                     li: np.ndarray, ri: np.ndarray, levels: np.ndarray,
                     labelled_pairs: pa.Table | None) -> LinkModel:
     u_rand, rand_lv = _u_random(p, settings)
     lab_lv = lab_y = None
     n_lab = 0
     if labelled_pairs is not None and labelled_pairs.num_rows:
-        a, b, y = _labelled_index(left, right, labelled_pairs)
+        a, b, y = _labelled_index(left, p.right_pid, labelled_pairs)
         lab_lv, lab_y, n_lab = compare(p, settings, a, b), y, int(y.size)
     n_pairs = float(p.n_left) * float(p.n_right)
     rw = max(n_pairs - li.size, 0.0) / max(rand_lv.shape[0], 1)
@@ -526,11 +470,12 @@ def _train_prepared(p: Prepared, left: pa.Table, right: pa.Table, settings: dict
                                  "u_random": {k: v.tolist() for k, v in zip(names, u_rand)}})
 
 
-def train(left: pa.Table, registry: pa.Table, *, labelled_pairs: pa.Table | None = None,
+def train(left: pa.Table, registry: pa.Table | LinkIndex, *, labelled_pairs: pa.Table | None = None,
           settings: dict[str, Any] | None = None) -> LinkModel:
     """Estimate a :class:`LinkModel` on the data (EM), with labelled review decisions as extra supervision.
 
-    ``labelled_pairs``: columns row_id (left), person_id (registry), is_match (bool).
+    ``labelled_pairs``: columns row_id (left), person_id (registry), is_match (bool). ``registry`` is a
+    registry table or a prebuilt :class:`~fangpin.linkage.index.LinkIndex`.
     """
     settings = settings or chinese_settings()
     p = prepare(left, registry, settings)
@@ -552,46 +497,72 @@ def _explanations(model: LinkModel, levels: np.ndarray) -> pa.Array:
     return pa.DictionaryArray.from_arrays(pa.array(inv, pa.int32()), pa.array(texts, pa.string()))
 
 
-def score(model: LinkModel, p: Prepared, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray,
+def _group_best(li: np.ndarray, ri: np.ndarray, w: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per left row (pairs sorted by (left, right)): group starts, best pair, runner-up weight, group sizes.
+
+    Best = highest weight, ties to the lowest registry index; runner-up weight is -inf for single candidates.
+    """
+    first = np.ones(li.size, bool)
+    first[1:] = li[1:] != li[:-1]
+    starts = np.flatnonzero(first)
+    sizes = np.diff(np.append(starts, li.size))
+    gid = np.cumsum(first) - 1
+    bw = np.maximum.reduceat(w, starts)
+    at_max = np.flatnonzero(w == bw[gid])
+    g = gid[at_max]
+    firsts = np.ones(at_max.size, bool)
+    firsts[1:] = g[1:] != g[:-1]
+    best = at_max[firsts]  # ri ascending inside a group: the first maximum has the lowest registry index
+    w2 = w.copy()
+    w2[best] = -np.inf
+    second = np.maximum.reduceat(w2, starts)
+    return starts, best, second, sizes
+
+
+def score(model: LinkModel, p: Prepared, left: pa.Table, right: Any, li: np.ndarray, ri: np.ndarray,
           levels: np.ndarray, *, auto_threshold: float | None = None,
           review_threshold: float | None = None) -> pa.Table:
-    """One output row per left row (see :data:`OUTPUT_SCHEMA`)."""
+    """One output row per left row (see :data:`OUTPUT_SCHEMA`); pairs as from :func:`candidate_pairs`."""
+    del right  # person ids come from the prepared registry side
     auto_t = float(model.settings.get("auto_threshold", 0.99) if auto_threshold is None else auto_threshold)
     rev_t = float(model.settings.get("review_threshold", 0.5) if review_threshold is None else review_threshold)
+    if li.size > 1 and not (np.all(li[1:] >= li[:-1])):
+        order = np.lexsort((ri, li))
+        li, ri, levels = li[order], ri[order], levels[order]
     tfs = _tf_tables(p, model.settings)
     w = np.clip(_weights(model, p, levels, li, ri, tfs), -_W_CLIP, _W_CLIP)
     nl = p.n_left
     lam = min(max(model.match_rate / max(p.n_right, 1), 1e-15), 1 - 1e-9)
     prior = math.log2(lam) - math.log2(1 - lam)
     odds = np.exp2(np.clip(w + prior, -_W_CLIP, _W_CLIP))
-    sum_odds = np.bincount(li, weights=odds, minlength=nl)
-    order = np.lexsort((ri, -w, li))  # by left, best weight first, ties by registry index (deterministic)
-    lo = li[order]
-    first = np.ones(lo.size, bool)
-    first[1:] = lo[1:] != lo[:-1]
-    best = order[first]
-    second_mask = np.zeros(lo.size, bool)
-    second_mask[1:] = first[:-1] & ~first[1:]
-    second = order[second_mask]
     has = np.zeros(nl, bool)
-    has[li[best]] = True
     bw = np.full(nl, np.nan)
-    bw[li[best]] = w[best]
     gap = np.full(nl, np.nan)
-    gap[li[second]] = bw[li[second]] - w[second]
     prob = np.zeros(nl)
-    prob[li[best]] = odds[best] / (1.0 + sum_odds[li[best]])
     best_r = np.full(nl, -1, np.int64)
-    best_r[li[best]] = ri[best]
+    best = np.zeros(0, np.int64)
+    if li.size:
+        starts, best, second, sizes = _group_best(li, ri, w)
+        rows = li[starts]
+        sum_odds = np.add.reduceat(odds, starts)
+        has[rows] = True
+        bw[rows] = w[best]
+        two = sizes > 1
+        gap[rows[two]] = w[best[two]] - second[two]
+        prob[rows] = odds[best] / (1.0 + sum_odds)
+        best_r[rows] = ri[best]
     decision = np.where(has & (prob >= auto_t), "auto", np.where(has & (prob >= rev_t), "review", "unmatched"))
-    pid_all = np.asarray(_column(right, "person_id").cast(pa.int64()))
     linked = decision != "unmatched"
-    pid = pa.array(np.where(linked, pid_all[np.maximum(best_r, 0)], 0), pa.int64(), mask=~linked)
-    expl_best = _explanations(model, levels[best]) if best.size else pa.array([], pa.string())
-    expl_idx = np.full(nl, -1, np.int64)
-    expl_idx[li[best]] = np.arange(best.size)
-    expl = pc.take(expl_best.cast(pa.string()) if best.size else pa.array([], pa.string()),
-                   pa.array(expl_idx, mask=expl_idx < 0)) if best.size else pa.nulls(nl, pa.string())
+    pid = pa.array(np.where(linked, p.right_pid[np.maximum(best_r, 0)] if p.n_right else 0, 0), pa.int64(),
+                   mask=~linked)
+    if best.size:
+        expl_best = _explanations(model, levels[best]).cast(pa.string())
+        expl_idx = np.full(nl, -1, np.int64)
+        expl_idx[li[best]] = np.arange(best.size)
+        expl = pc.take(expl_best, pa.array(expl_idx, mask=expl_idx < 0))
+    else:
+        expl = pa.nulls(nl, pa.string())
     row_id = _column(left, "row_id").cast(pa.int64())
     return pa.table({
         "row_id": row_id,
@@ -604,36 +575,52 @@ def score(model: LinkModel, p: Prepared, left: pa.Table, right: pa.Table, li: np
     }, schema=OUTPUT_SCHEMA)
 
 
-def link(left: pa.Table, registry: pa.Table, *, model: LinkModel | None = None,
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def link(left: pa.Table, registry: pa.Table | LinkIndex, *, model: LinkModel | None = None,
          auto_threshold: float | None = None, review_threshold: float | None = None,
          settings: dict[str, Any] | None = None, return_model: bool = False):
     """Link each left row to at most one registry person (issue 3 §3).
 
-    Without ``model`` a model is trained on this data first (EM). Thresholds default to the model's settings
-    (``auto_threshold`` 0.99, ``review_threshold`` 0.5 for the Chinese settings). Returns a table with
+    ``registry`` is the registry table or a prebuilt :class:`~fangpin.linkage.index.LinkIndex` of it (daily
+    imports reuse the index; with a table the index is built here, which dominates the cost for a large
+    registry). Without ``model`` a model is trained on this data first (EM). Thresholds default to the model's
+    settings (``auto_threshold`` 0.99, ``review_threshold`` 0.5 for the Chinese settings). Returns a table with
     :data:`OUTPUT_SCHEMA`: ``person_id`` is the best candidate for "auto" and "review" rows and null for
     "unmatched"; ``second_best_gap`` is the match-weight gap (bits) to the runner-up (null with one candidate).
-    With ``return_model`` returns ``(table, model)``.
+    With ``return_model`` returns ``(table, model)``. Stage timings (wall and CPU seconds) of the last call are
+    in :data:`LAST_TIMINGS`.
     """
-    import time
-
     if model is not None:
         settings = model.settings
     settings = settings or chinese_settings()
-    t = [time.perf_counter()]
-    p = prepare(left, registry, settings)
-    t.append(time.perf_counter())
+    timings: dict[str, Any] = {}
+    mark = [time.perf_counter(), _cpu()]
+
+    def stage(name: str) -> None:
+        now, cpu = time.perf_counter(), _cpu()
+        timings[name] = now - mark[0]
+        timings[name + "_cpu"] = cpu - mark[1]
+        mark[0], mark[1] = now, cpu
+
+    idx = _as_index(registry, settings)
+    stage("index")
+    p = prepare(left, idx, settings)
+    stage("features")
     li, ri = candidate_pairs(p, settings)
-    t.append(time.perf_counter())
+    stage("blocking")
     levels = compare(p, settings, li, ri)
-    t.append(time.perf_counter())
+    stage("compare")
     if model is None:
-        model = _train_prepared(p, left, registry, settings, li, ri, levels, None)
-    t.append(time.perf_counter())
-    out = score(model, p, left, registry, li, ri, levels, auto_threshold=auto_threshold,
+        model = _train_prepared(p, left, idx, settings, li, ri, levels, None)
+    stage("train")
+    out = score(model, p, left, idx, li, ri, levels, auto_threshold=auto_threshold,
                 review_threshold=review_threshold)
-    t.append(time.perf_counter())
+    stage("score")
+    timings["candidate_pairs"] = int(li.size)
     LAST_TIMINGS.clear()
-    LAST_TIMINGS.update({"features": t[1] - t[0], "blocking": t[2] - t[1], "compare": t[3] - t[2],
-                         "train": t[4] - t[3], "score": t[5] - t[4], "candidate_pairs": int(li.size)})
+    LAST_TIMINGS.update(timings)
     return (out, model) if return_model else out

@@ -19,6 +19,7 @@ Pinyin conventions
 from __future__ import annotations
 
 import re
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -191,31 +192,44 @@ def codepoint_matrix(arr: pa.Array | pa.ChunkedArray, width: int, *, drop_spaces
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     o0 = int(offsets[0])
     b = data[o0: int(offsets[-1])]
-    lead = np.flatnonzero((b & 0xC0) != 0x80)
+    is_lead = (b & 0xC0) != 0x80
+    lead = np.flatnonzero(is_lead)
+    # characters per string from a running count of lead bytes (no searchsorted over every character)
+    cs = np.zeros(b.size + 1, np.int64)
+    np.cumsum(is_lead, out=cs[1:])
+    rel = offsets - o0
+    nchar = cs[rel[1:]] - cs[rel[:-1]]
+    sid = np.repeat(np.arange(n, dtype=np.int64), nchar)
     b0 = b[lead].astype(np.uint32)
     pad = np.concatenate([b, np.zeros(4, np.uint8)])
     cp = b0.copy()
-    m2 = (b0 >= 0xC0) & (b0 < 0xE0)
-    m3 = (b0 >= 0xE0) & (b0 < 0xF0)
-    m4 = b0 >= 0xF0
-    i2, i3, i4 = lead[m2], lead[m3], lead[m4]
-    cp[m2] = ((b0[m2] & 0x1F) << 6) | (pad[i2 + 1] & 0x3F)
+    m3 = (b0 >= 0xE0) & (b0 < 0xF0)  # CJK: the common case
+    i3 = lead[m3]
     cp[m3] = ((b0[m3] & 0x0F) << 12) | ((pad[i3 + 1].astype(np.uint32) & 0x3F) << 6) | (pad[i3 + 2] & 0x3F)
-    cp[m4] = (((b0[m4] & 0x07) << 18) | ((pad[i4 + 1].astype(np.uint32) & 0x3F) << 12)
-              | ((pad[i4 + 2].astype(np.uint32) & 0x3F) << 6) | (pad[i4 + 3] & 0x3F))
+    m2 = (b0 >= 0xC0) & (b0 < 0xE0)
+    if m2.any():
+        i2 = lead[m2]
+        cp[m2] = ((b0[m2] & 0x1F) << 6) | (pad[i2 + 1] & 0x3F)
+    m4 = b0 >= 0xF0
+    if m4.any():
+        i4 = lead[m4]
+        cp[m4] = (((b0[m4] & 0x07) << 18) | ((pad[i4 + 1].astype(np.uint32) & 0x3F) << 12)
+                  | ((pad[i4 + 2].astype(np.uint32) & 0x3F) << 6) | (pad[i4 + 3] & 0x3F))
     cp = np.minimum(cp, 0x10FFFF)
-    # string of each character: lead byte offset -> string index
-    sid = np.searchsorted(offsets[1:] - o0, lead, side="right")
     cp = _FOLD[cp]
     if drop_spaces_and_dots:
         keep = ~_DROP[cp]
-        cp, sid = cp[keep], sid[keep]
+        if not keep.all():
+            cp, sid = cp[keep], sid[keep]
     lengths = np.bincount(sid, minlength=n).astype(np.int32)
     first = np.cumsum(lengths) - lengths
     k = np.arange(cp.size) - first[sid]
-    keep = k < width
     mat = np.zeros((n, width), dtype=np.uint32)
-    mat[sid[keep], k[keep]] = cp[keep]
+    keep = k < width
+    if keep.all():
+        mat.ravel()[sid * width + k] = cp
+    else:
+        mat.ravel()[sid[keep] * width + k[keep]] = cp[keep]
     if arr.null_count:
         valid = np.asarray(arr.is_valid())
         mat[~valid] = 0
@@ -240,12 +254,108 @@ def hash_rows(mat: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
     return h.view(np.int64)
 
 
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (uint64 -> uint64)."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * _M2
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+def hash_prefix(mat: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """64-bit hash of the first ``length[i]`` entries of each row of ``mat`` (and of the length) -> int64.
+
+    Equal to :func:`hash_rows` semantics for keys (equal prefixes and lengths give equal hashes) but columns are
+    only touched for the rows that are that long, so names of 2-3 characters cost 2-3 column passes, not ``W``.
+    """
+    n, w = mat.shape
+    h = np.full(n, 0x12345, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(w):
+            rows = length > j
+            cnt = int(np.count_nonzero(rows))
+            if cnt == 0:
+                break
+            if cnt == n:
+                h = (h ^ mat[:, j].astype(np.uint64)) * _M1
+                h ^= h >> np.uint64(29)
+            elif cnt > n // 4:
+                x = (h ^ mat[:, j].astype(np.uint64)) * _M1
+                x ^= x >> np.uint64(29)
+                h = np.where(rows, x, h)
+            else:
+                idx = np.flatnonzero(rows)
+                x = (h[idx] ^ mat[idx, j].astype(np.uint64)) * _M1
+                h[idx] = x ^ (x >> np.uint64(29))
+        h = (h ^ length.astype(np.uint64)) * _M2
+        h ^= h >> np.uint64(31)
+    return h.view(np.int64)
+
+
+def hash_bag(mat: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Order-insensitive 64-bit hash of the first ``length[i]`` entries of each row (multiset + length) -> int64.
+
+    Sum (mod 2^64) of a 64-bit mix of each entry: no per-row sort.
+    """
+    n, w = mat.shape
+    h = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(w):
+            rows = length > j
+            cnt = int(np.count_nonzero(rows))
+            if cnt == 0:
+                break
+            if cnt > n // 4:
+                x = _mix64(mat[:, j].astype(np.uint64) + np.uint64(0x51ED27))
+                h += np.where(rows, x, np.uint64(0))
+            else:
+                idx = np.flatnonzero(rows)
+                h[idx] += _mix64(mat[idx, j].astype(np.uint64) + np.uint64(0x51ED27))
+        h = (h ^ length.astype(np.uint64)) * _M1
+        h ^= h >> np.uint64(29)
+    return h.view(np.int64)
+
+
+def hash_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """63-bit hash (int64 >= 0) of each string's UTF-8 bytes; nulls -> -1. Pure numpy over the arrow buffers."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + n + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    o0 = int(offsets[0])
+    b = data[o0: int(offsets[-1])]
+    rel = offsets - o0
+    lens = np.diff(rel)
+    pos = np.arange(b.size, dtype=np.int64) - np.repeat(rel[:-1], lens)
+    x = _mix64(b.astype(np.uint64) | (pos.astype(np.uint64) << np.uint64(8)))
+    cs = np.zeros(b.size + 1, np.uint64)
+    with np.errstate(over="ignore"):
+        np.cumsum(x, out=cs[1:])
+        h = cs[rel[1:]] - cs[rel[:-1]]
+        h = _mix64(h + lens.astype(np.uint64) * _M1)
+    out = (h & np.uint64(0x7FFFFFFFFFFFFFFF)).view(np.int64)
+    if arr.null_count:
+        out[~np.asarray(arr.is_valid())] = -1
+    return out
+
+
 class _PinyinTables:
-    """Growing lookup tables: code point -> syllable id, syllable strings; surname overrides by code point."""
+    """Growing lookup tables: code point -> syllable id; surname overrides by code point.
+
+    A syllable's id is a 31-bit hash of its text (crc32), not its order of first use, so keys are the same in
+    every process - a saved :class:`~fangpin.linkage.index.LinkIndex` is matched by later processes. Id 0 is the
+    padding of empty positions; distinct syllables with the same id raise (never seen: ~1,500 syllables).
+    """
 
     def __init__(self) -> None:
         self.syllables: list[str] = [""]
         self.syl_id: dict[str, int] = {"": 0}
+        self.by_id: dict[int, str] = {0: ""}
         self.cp_to_syl = np.full(0x110000, -1, dtype=np.int32)
         self.cp_to_syl[0] = 0
         single = {k: v for k, v in SURNAME_READINGS.items() if len(k) == 1}
@@ -256,13 +366,20 @@ class _PinyinTables:
         self.comp_syl = np.array([[self._sid(v[0]), self._sid(v[1])] for v in comp.values()], dtype=np.int32)
         order = np.argsort(self.comp_code)
         self.comp_code, self.comp_syl = self.comp_code[order], self.comp_syl[order]
+        self.sur1_table = np.full(0x110000, -1, dtype=np.int32)
+        self.sur1_table[self.sur1_cp] = self.sur1_syl
+        self.comp_first = np.zeros(0x110000, dtype=bool)
+        self.comp_first[[ord(k[0]) for k in comp]] = True
 
     def _sid(self, syl: str) -> int:
         i = self.syl_id.get(syl)
         if i is None:
-            i = len(self.syllables)
+            i = (zlib.crc32(syl.encode("utf-8")) & 0x7FFFFFFF) or 1
+            if i in self.by_id and self.by_id[i] != syl:
+                raise RuntimeError(f"pinyin syllable id collision: {syl!r} / {self.by_id[i]!r}")
             self.syllables.append(syl)
             self.syl_id[syl] = i
+            self.by_id[i] = syl
         return i
 
     def lookup(self, cps: np.ndarray) -> np.ndarray:
@@ -275,6 +392,22 @@ class _PinyinTables:
 @lru_cache(maxsize=1)
 def _tables() -> _PinyinTables:
     return _PinyinTables()
+
+
+def pinyin_table_snapshot() -> tuple[np.ndarray, np.ndarray]:
+    """(code points, syllable ids) of every character read so far in this process."""
+    t = _tables()
+    cps = np.flatnonzero(t.cp_to_syl > 0).astype(np.uint32)
+    return cps, t.cp_to_syl[cps].copy()
+
+
+def preload_pinyin_table(cps: np.ndarray, ids: np.ndarray) -> None:
+    """Fill the character table from a snapshot (a saved link index), so pypinyin is only asked about new
+    characters. Ids are hashes of the syllable text, hence the same in every process."""
+    t = _tables()
+    cps = np.asarray(cps, dtype=np.int64)
+    unknown = t.cp_to_syl[cps] < 0
+    t.cp_to_syl[cps[unknown]] = np.asarray(ids, dtype=np.int32)[unknown]
 
 
 class NameFeatures:
@@ -290,32 +423,47 @@ class NameFeatures:
         for k, v in kw.items():
             setattr(self, k, v)
 
+    def take(self, idx: np.ndarray) -> "NameFeatures":
+        """Features of the rows ``idx`` (gather)."""
+        return NameFeatures(**{k: getattr(self, k)[idx] for k in self.__slots__})
+
 
 def name_features(names: pa.Array | pa.ChunkedArray, width: int = 12) -> NameFeatures:
-    """Compute :class:`NameFeatures` for an arrow string array (vectorised; ~1 µs per name)."""
+    """Compute :class:`NameFeatures` for an arrow string array (vectorised; ~0.3 µs per name).
+
+    Pinyin is looked up per *character* (code point -> syllable id table, filled with pypinyin for the few
+    thousand distinct characters), surname readings per first one/two characters through lookup tables, and the
+    keys are hashes of the id sequences - no Python loop over names.
+    """
+    if isinstance(names, pa.ChunkedArray):
+        names = names.combine_chunks() if names.num_chunks != 1 else names.chunk(0)
     chars, length = codepoint_matrix(names, width)
     t = _tables()
     py = t.lookup(chars.ravel()).reshape(chars.shape).astype(np.int32)
     n = chars.shape[0]
     c0 = chars[:, 0]
     han0 = (c0 >= 0x3400) & (length >= 2)
-    # compound surnames (need >= 3 characters: 欧阳娜)
-    code2 = c0.astype(np.int64) * 0x110000 + chars[:, 1].astype(np.int64)
-    pos = np.searchsorted(t.comp_code, code2).clip(0, max(len(t.comp_code) - 1, 0))
-    is_comp = han0 & (length >= 3) & (t.comp_code[pos] == code2) if len(t.comp_code) else np.zeros(n, bool)
-    # single-character surname overrides
-    order = np.argsort(t.sur1_cp)
-    sc, ss = t.sur1_cp[order], t.sur1_syl[order]
-    p1 = np.searchsorted(sc, c0).clip(0, len(sc) - 1)
-    is_s1 = han0 & ~is_comp & (sc[p1] == c0)
-    py[is_s1, 0] = ss[p1[is_s1]]
-    if is_comp.any():
-        py[is_comp, 0] = t.comp_syl[pos[is_comp], 0]
-        py[is_comp, 1] = t.comp_syl[pos[is_comp], 1]
+    # compound surnames (need >= 3 characters: 欧阳娜); only rows whose first character starts one are searched
+    is_comp = np.zeros(n, bool)
+    cand = np.flatnonzero(han0 & (length >= 3) & t.comp_first[c0])
+    comp_pos = np.zeros(0, np.int64)
+    if cand.size:
+        code2 = c0[cand].astype(np.int64) * 0x110000 + chars[cand, 1].astype(np.int64)
+        pos = np.searchsorted(t.comp_code, code2).clip(0, len(t.comp_code) - 1)
+        hit = t.comp_code[pos] == code2
+        cand, comp_pos = cand[hit], pos[hit]
+        is_comp[cand] = True
+    # single-character surname overrides (code point -> syllable id table)
+    s1 = t.sur1_table[c0]
+    is_s1 = han0 & ~is_comp & (s1 >= 0)
+    py[is_s1, 0] = s1[is_s1]
+    if cand.size:
+        py[cand, 0] = t.comp_syl[comp_pos, 0]
+        py[cand, 1] = t.comp_syl[comp_pos, 1]
     sur_len = np.where(han0, np.where(is_comp, 2, 1), 0).astype(np.int8)
-    sur_py = np.where(is_comp, py[:, 0].astype(np.int64) * 100_003 + py[:, 1], np.where(han0, py[:, 0], -1))
-    key = hash_rows(chars, length)
-    py_key = hash_rows(py, length)
-    bag_key = hash_rows(np.sort(chars, axis=1), length)
+    sur_py = np.where(is_comp, (py[:, 0].astype(np.int64) << 31) | py[:, 1], np.where(han0, py[:, 0], -1))
+    key = hash_prefix(chars, length)
+    py_key = hash_prefix(py, length)
+    bag_key = hash_bag(chars, length)
     return NameFeatures(key=key, py_key=py_key, sur_key=sur_py.astype(np.int64), chars=chars, length=length,
                         sur_len=sur_len, bag_key=bag_key, first_py=py)
