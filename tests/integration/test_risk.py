@@ -95,7 +95,7 @@ def test_scores_csv_headers_and_order(county, trained, tmp_path):
     snap, _ = county
     model, *_ = trained
     as_of = date(2024, 6, 30)
-    scores = score_panel(F.panel(snap, [as_of]), model)
+    scores = score_panel(F.panel(snap, [as_of]), model, explain_top=None)
     res = E.run(snap, as_of)
     path = write_scores_csv(tmp_path / "v.csv", scores, res.alerts)
     rows = list(csv.reader(path.open(encoding="utf-8-sig")))

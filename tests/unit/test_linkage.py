@@ -224,3 +224,53 @@ def test_blocking_and_levels_shapes(world):
     lv = compare(p, s, li, ri)
     assert lv.shape == (li.size, len(s["comparisons"]))
     assert np.all(np.diff(li) >= 0)
+
+
+def test_candidate_pairs_sorted_unique(world):
+    reg, feed, _ = world
+    s = chinese_settings()
+    p = prepare(_left(feed), reg, s)
+    li, ri = candidate_pairs(p, s)
+    code = li * p.n_right + ri
+    assert np.all(np.diff(code) > 0)  # sorted by (left, right), no pair twice
+
+
+def test_link_index_roundtrip(world, tmp_path):
+    from fangpin.linkage import LinkIndex, build_index
+
+    reg, feed, model = world
+    left = _left(feed)
+    idx = build_index(reg)
+    idx.save(tmp_path / "ix")
+    loaded = LinkIndex.load(tmp_path / "ix", registry=reg)
+    assert loaded.fingerprint == idx.fingerprint and loaded.n == reg.num_rows
+    a = link(left, reg, model=model)
+    assert a.equals(link(left, idx, model=model))
+    assert a.equals(link(left, loaded, model=model))
+    assert train(left, loaded).fingerprint == model.fingerprint
+    # another snapshot: load refuses, load_or_build rebuilds
+    reg2 = reg.slice(0, reg.num_rows - 1)
+    assert not loaded.matches(reg2)
+    with pytest.raises(ValueError):
+        LinkIndex.load(tmp_path / "ix", registry=reg2)
+    rebuilt = LinkIndex.load_or_build(tmp_path / "ix", reg2)
+    assert rebuilt.n == reg2.num_rows and LinkIndex.load(tmp_path / "ix", registry=reg2).n == reg2.num_rows
+    # other blocking rules: the index is refused
+    s = chinese_settings()
+    s["blocking"] = s["blocking"][:2]
+    with pytest.raises(ValueError):
+        link(left, idx, settings=s)
+
+
+def test_pinyin_ids_do_not_depend_on_reading_order():
+    from fangpin.linkage.names import _PinyinTables, _tables, hash_strings
+
+    chars = np.array([ord(c) for c in "张伟玮曾李秀英阿依古丽买"], dtype=np.uint32)
+    fresh = _PinyinTables()
+    ids_rev = fresh.lookup(chars[::-1])[::-1]
+    assert np.array_equal(ids_rev, _tables().lookup(chars))
+    assert ids_rev[1] == ids_rev[2]  # 伟 / 玮: same syllable, same id
+    arr = pa.array(["13800000000", None, "abc", "13800000000", "acb"] * 5)
+    h = hash_strings(arr)
+    assert np.array_equal(h, hash_strings(arr, chunk=3))
+    assert h[0] == h[3] and h[2] != h[4] and h[1] == -1

@@ -1,20 +1,26 @@
-"""Vectorised Fellegi–Sunter record linkage: features, blocking (DuckDB joins), comparison levels, EM, scoring.
+"""Vectorised Fellegi–Sunter record linkage: features, blocking, comparison levels, EM, scoring.
 
 Pipeline (no Python loop over records or pairs):
 
-1. **Features** per comparison (:func:`prepare`): integer keys computed once per table - name keys from
-   :mod:`fangpin.linkage.names`, dates as YYYYMMDD integers, dictionary ids for strings (shared by both sides),
-   village codes as integers.
-2. **Blocking**: each rule is an equality join on a 64-bit hash of a few feature keys, run by DuckDB; keys whose
-   registry block is larger than ``max_block`` are skipped; the union of the rules is de-duplicated.
-3. **Comparison levels** per candidate pair (int8, -1 = missing value, no weight).
+0. **Registry index** (:mod:`fangpin.linkage.index`): the registry side - name/pinyin/date keys, string ids,
+   sorted hashed blocking keys, term frequencies - depends only on the registry snapshot. ``link`` accepts a
+   prebuilt :class:`~fangpin.linkage.index.LinkIndex` (daily imports reuse it) or a registry table (the index is
+   built on the fly).
+1. **Features** of the left table (:func:`prepare`, :mod:`fangpin.linkage.features`): integer keys - name keys
+   from :mod:`fangpin.linkage.names`, dates as YYYYMMDD integers, string hashes / dictionary ids, village codes.
+2. **Blocking**: each rule hashes its left features to one int64 key and binary-searches the index's sorted
+   registry keys; a key whose registry block is larger than ``max_block`` gives no pairs; each rule's pairs come
+   out sorted by (left, right), so the union is a merge of sorted runs plus de-duplication.
+3. **Comparison levels** per candidate pair (int8, -1 = missing value, no weight); every registry array is
+   gathered once per comparison.
 4. **EM** over the distinct level patterns (so it costs nothing even for tens of millions of pairs): ``u`` starts
    from random pairs (as Splink does), ``m`` and the match share ``lam`` are estimated by EM; with
    ``u_mode="em"`` the ``u`` of the candidate pairs is re-estimated as well (the candidate set is what is scored,
    so this is the calibrated choice). Labelled pairs (review decisions) enter with a fixed match probability.
 5. **Scoring**: match weight = sum of log2(m/u) per level, term-frequency adjusted for name/string equality
    (a common name such as 王伟 weighs less than a rare one), probability among the candidates of a left row with
-   one-to-one exclusion: P(best is the match) = o1 / (1 + sum o_i), o_i = 2^w_i * lam / (1 - lam).
+   one-to-one exclusion: P(best is the match) = o1 / (1 + sum o_i), o_i = 2^w_i * lam / (1 - lam). Best and
+   runner-up per left row by segment reductions over the (left, right)-sorted pairs.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fangpin.linkage.features import Feat, column, rule_key, side_features
+from fangpin.linkage.features import column, rule_key, side_features
 from fangpin.linkage.index import LinkIndex, build_index
 from fangpin.linkage.model import LEVELS, LinkModel, chinese_settings
 
@@ -46,7 +52,7 @@ OUTPUT_SCHEMA = pa.schema([
     ("explanation", pa.string()),
 ])
 _TF_CLIP = (-6.0, 10.0)
-LAST_TIMINGS: dict[str, float] = {}  # seconds per stage of the last link() call in this process
+LAST_TIMINGS: dict[str, float] = {}  # wall and CPU (``*_cpu``) seconds per stage of the last link() call
 _W_CLIP = 60.0
 
 
@@ -145,6 +151,13 @@ def _jaro_winkler(a: pa.Array, b: pa.Array) -> np.ndarray:
     return np.asarray(out["s"], dtype=np.float64)
 
 
+def _take_rows(mat: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``mat[idx]`` for a C-contiguous 2-D array, gathering whole rows as opaque records (3-5x faster)."""
+    mat = np.ascontiguousarray(mat)
+    rows = mat.view(np.dtype((np.void, mat.dtype.itemsize * mat.shape[1]))).reshape(-1)
+    return np.take(rows, idx).view(mat.dtype).reshape(-1, mat.shape[1])
+
+
 def _compare_one(comp: dict[str, Any], p: Prepared, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
     """Levels of one comparison. Each registry array is gathered once (random access dominates): validity
     comes from the gathered values (-1 = missing, name length 0), not from separate masks."""
@@ -163,8 +176,8 @@ def _compare_one(comp: dict[str, Any], p: Prepared, li: np.ndarray, ri: np.ndarr
         bag_eq = L[f"{name}.bag_key"].v[li] == R[f"{name}.bag_key"].v[ri]
         cand = np.flatnonzero(ok & ~bag_eq & ~py_eq & (lenl >= 2) & (lenl == lenr))  # bag_eq covers key_eq
         if cand.size:
-            cl = L[f"{name}._chars"][li[cand]]
-            cr = R[f"{name}._chars"][ri[cand]]
+            cl = _take_rows(L[f"{name}._chars"], li[cand])
+            cr = _take_rows(R[f"{name}._chars"], ri[cand])
             diff = (cl != cr).sum(axis=1)
             # one differing character, and not the first one (the surname) for Han names
             one = (diff == 1) & (cl[:, 0] == cr[:, 0])

@@ -142,7 +142,7 @@ def side_features(t: pa.Table, settings: dict[str, Any], strings: dict[str, pa.A
             else:
                 d = strings[name]
                 ok = np.asarray(s.is_valid())
-                ids = np.asarray(pc.fill_null(pc.index_in(s, value_set=d), -1).cast(pa.int64()))
+                ids = np.array(pc.fill_null(pc.index_in(s, value_set=d), -1).cast(pa.int64()))
                 new = ok & (ids < 0)
                 if new.any():
                     enc = pc.dictionary_encode(s.filter(pa.array(new)))

@@ -316,29 +316,33 @@ def hash_bag(mat: np.ndarray, length: np.ndarray) -> np.ndarray:
     return h.view(np.int64)
 
 
-def hash_strings(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """63-bit hash (int64 >= 0) of each string's UTF-8 bytes; nulls -> -1. Pure numpy over the arrow buffers."""
+def hash_strings(arr: pa.Array | pa.ChunkedArray, chunk: int = 1 << 20) -> np.ndarray:
+    """63-bit hash (int64 >= 0) of each string's UTF-8 bytes; nulls -> -1. Pure numpy over the arrow buffers,
+    ``chunk`` strings at a time (bounded temporary memory)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.string())
     n = len(arr)
+    out = np.empty(n, np.int64)
     if n == 0:
-        return np.zeros(0, np.int64)
+        return out
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + n + 1].astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    o0 = int(offsets[0])
-    b = data[o0: int(offsets[-1])]
-    rel = offsets - o0
-    lens = np.diff(rel)
-    pos = np.arange(b.size, dtype=np.int64) - np.repeat(rel[:-1], lens)
-    x = _mix64(b.astype(np.uint64) | (pos.astype(np.uint64) << np.uint64(8)))
-    cs = np.zeros(b.size + 1, np.uint64)
-    with np.errstate(over="ignore"):
-        np.cumsum(x, out=cs[1:])
-        h = cs[rel[1:]] - cs[rel[:-1]]
-        h = _mix64(h + lens.astype(np.uint64) * _M1)
-    out = (h & np.uint64(0x7FFFFFFFFFFFFFFF)).view(np.int64)
+    for s0 in range(0, n, chunk):
+        s1 = min(s0 + chunk, n)
+        o0 = int(offsets[s0])
+        b = data[o0: int(offsets[s1])]
+        rel = offsets[s0: s1 + 1] - o0
+        lens = np.diff(rel)
+        pos = np.arange(b.size, dtype=np.int64) - np.repeat(rel[:-1], lens)
+        x = _mix64(b.astype(np.uint64) | (pos.astype(np.uint64) << np.uint64(8)))
+        cs = np.zeros(b.size + 1, np.uint64)
+        with np.errstate(over="ignore"):
+            np.cumsum(x, out=cs[1:])
+            h = cs[rel[1:]] - cs[rel[:-1]]
+            h = _mix64(h + lens.astype(np.uint64) * _M1)
+        out[s0:s1] = (h & np.uint64(0x7FFFFFFFFFFFFFFF)).view(np.int64)
     if arr.null_count:
         out[~np.asarray(arr.is_valid())] = -1
     return out
@@ -437,6 +441,15 @@ def name_features(names: pa.Array | pa.ChunkedArray, width: int = 12) -> NameFea
     """
     if isinstance(names, pa.ChunkedArray):
         names = names.combine_chunks() if names.num_chunks != 1 else names.chunk(0)
+    n = len(names)
+    step = 1 << 20
+    if n > 2 * step:  # bounded temporaries (a 10M registry): features per slice of 1M names
+        parts = [_name_features(names.slice(s0, step), width) for s0 in range(0, n, step)]
+        return NameFeatures(**{k: np.concatenate([getattr(f, k) for f in parts]) for k in NameFeatures.__slots__})
+    return _name_features(names, width)
+
+
+def _name_features(names: pa.Array, width: int) -> NameFeatures:
     chars, length = codepoint_matrix(names, width)
     t = _tables()
     py = t.lookup(chars.ravel()).reshape(chars.shape).astype(np.int32)
