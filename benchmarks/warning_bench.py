@@ -144,9 +144,10 @@ def naive_pandas(snap, as_of: date, line: float) -> dict[str, set]:
     """Straightforward pandas: INC-LINE, SPEND-RIGID, G-HOUSING/DROPOUT/WATER/INSURANCE as of ``as_of``."""
     import pandas as pd
 
-    kb = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    ts = pd.Timestamp(as_of)
-    win = pd.Timestamp(as_of.year - 1 + (as_of.month == 12), (as_of.month % 12) + 1 if as_of.month != 12 else 1, 1)
+    kb = pd.Timestamp(as_of) + pd.Timedelta(days=1)  # recorded_at (timestamp) < the day after as_of
+    ts = as_of  # DATE columns come back as datetime.date objects
+    from fangpin.monitoring.engine import add_months
+    win = add_months(date(as_of.year, as_of.month, 1), -11)  # month-end as_of: 12 months incl. its own
     hv = pd.read_parquet(snap.path("household_version"))
     hv = hv[(hv.valid_from <= ts) & (hv.recorded_at < kb)].sort_values(["household_id", "valid_from", "recorded_at", "id"])
     hv = hv.groupby("household_id").tail(1)
@@ -179,7 +180,7 @@ def naive_pandas(snap, as_of: date, line: float) -> dict[str, set]:
     g = pd.read_parquet(snap.path("guarantee_status"))
     g = g[(g.status_date <= ts) & (g.recorded_at < kb)].sort_values(["household_id", "status_date", "recorded_at", "id"])
     g = g.groupby("household_id").tail(1).set_index("household_id")
-    g = g[g.index.isin(df.index)]
+    g = g[g.index.isin(hv.household_id)]  # every active household, also one without active members
     out["G-HOUSING"] = set(g.index[~g.housing_safe.astype(bool)])
     out["G-DROPOUT"] = set(g.index[g.dropout.astype(bool)])
     out["G-WATER"] = set(g.index[~g.water_safe.astype(bool)])
