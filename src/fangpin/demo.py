@@ -31,7 +31,8 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
             regions.load_into_db(conn)
     if console:
         console.print(f"building {households:,} households (seed {seed}) …")
-    res = run(engine, SynthParams(households=households, seed=seed, region=region), directory / "truth")
+    # 36 months: the risk model needs a training period, a validation month and a test period (docs/RISK.md)
+    res = run(engine, SynthParams(households=households, months=36, seed=seed, region=region), directory / "truth")
     feeds_summary = None
     try:
         from fangpin.synth.feeds import write_feeds
@@ -39,6 +40,29 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         feeds_summary = write_feeds(directory / "truth", directory / "feeds", seed=seed)
     except ImportError:  # pragma: no cover - feeds module optional while it is being built
         pass
+    # train the risk model on the synthetic truth, then run monitoring as of the last month with a visit list
+    import tempfile
+    from datetime import date
+
+    from fangpin.alerts.service import monitor
+    from fangpin.monitoring import dept_events as D
+    from fangpin.monitoring import snapshot as S
+    from fangpin.risk import score, write_scores_csv
+    from fangpin.risk.train import train
+
+    if console:
+        console.print("training the risk model and running monitoring …")
+    with tempfile.TemporaryDirectory() as tmp:
+        with engine.connect() as conn:
+            S.export(conn, Path(tmp))
+        D.write(Path(tmp), D.from_synth_truth(directory / "truth"))
+        snap = S.open_snapshot(Path(tmp))
+        model, _, _ = train(snap, directory / "truth")
+        model.save(directory / "model")
+        as_of = date(2025, 12, 31)
+        mon, result = monitor(engine, as_of)
+        scores = score(snap, as_of, model)
+        write_scores_csv(directory / "visit_list.csv", scores, result.alerts)
     with engine.connect() as conn:
         c = counts(conn)
         n_regions = conn.execute(select(func.count()).select_from(Region)).scalar_one()
@@ -54,6 +78,8 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         ("division codes in the database", f"{n_regions:,} ({villages:,} villages)"),
         ("import batches", f"{batches:,}"),
         ("build seconds", f"{res.seconds:.1f}"),
+        ("alerts (as of 2025-12-31)", f"{mon['alerts']:,} on {mon['households_alerted']:,} households"),
+        ("visit list", str(directory / "visit_list.csv")),
     ]
     if feeds_summary:
         table.append(("department feed files", f"{sum(v.get('files', 0) for v in feeds_summary.values()):,}"))

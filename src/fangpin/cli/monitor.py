@@ -34,7 +34,7 @@ def monitor(
         return
     report, result = run_monitor(e, d, engine=engine, snapshot_dir=snapshot_dir, households=households)
     if scores_out is not None:
-        from fangpin.risk import cli_scores
+        from fangpin.cli.monitor import cli_scores
 
         report["scores"] = cli_scores(e, result, d, scores_out, model_path=model)
     _write_json(report_json, report)
@@ -42,3 +42,134 @@ def monitor(
                   f"{report['alerts']:,} alerts ({report.get('stored', {}).get('alerts_new', 0):,} new)")
     for rule, n in report["alerts_by_rule"].items():
         console.print(f"  {rule}: {n:,}")
+
+
+def _default_model_dir() -> Path:
+    from fangpin.config import data_home
+
+    return data_home() / "models" / "risk"
+
+
+@app.command("train-risk")
+def train_risk(
+    db: Optional[str] = DbOpt,
+    truth_dir: Path = typer.Option(..., "--truth-dir", help="Ground truth of a synthetic county (fangpin synth)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Model directory (default: <data home>/models/risk)"),
+    seed: int = typer.Option(7, "--seed"),
+) -> None:
+    """Train the risk model on a synthetic county's registry + truth (time-based split) and save the artefact."""
+    import tempfile
+
+    from fangpin.monitoring import dept_events as D
+    from fangpin.monitoring import snapshot as S
+    from fangpin.risk.train import train
+
+    out = out or _default_model_dir()
+    with tempfile.TemporaryDirectory() as tmp, _engine(db).connect() as conn:
+        snap = S.export(conn, Path(tmp))
+        D.write(Path(tmp), D.from_synth_truth(truth_dir))
+        snap = S.open_snapshot(Path(tmp))
+        model, _, split = train(snap, truth_dir, seed=seed)
+        model.save(out)
+    console.print(f"model saved to {out} (trained on {len(split.train)} months, validated on {split.validation})")
+
+
+def cli_scores(e, result, as_of, path: Path, model_path: Optional[Path] = None) -> dict:
+    """Write the ranked visit list for `fangpin monitor --scores-out` (used by monitor above)."""
+    import tempfile
+
+    from fangpin.monitoring import snapshot as S
+    from fangpin.risk import load, score, write_scores_csv
+
+    model_dir = model_path or _default_model_dir()
+    if not (Path(model_dir) / "meta.json").exists():
+        console.print(f"没有风险模型：请先运行 `fangpin train-risk` / no risk model at {model_dir}: run `fangpin train-risk`")
+        raise typer.Exit(code=2)
+    model = load(Path(model_dir))
+    with tempfile.TemporaryDirectory() as tmp, e.connect() as conn:
+        snap = S.export(conn, Path(tmp))
+        scores = score(snap, as_of, model)
+    write_scores_csv(path, scores, result.alerts)
+    return {"file": str(path), "households": scores.num_rows, "model": str(model_dir)}
+
+
+evaluate_app = typer.Typer(help="Evaluate early warning on a synthetic panel, or the income model on a roster",
+                           invoke_without_command=True)
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@evaluate_app.callback()
+def evaluate_cmd(
+    ctx: typer.Context,
+    households: int = typer.Option(20000, "--households"),
+    months: int = typer.Option(36, "--months"),
+    seed: int = typer.Option(11, "--seed"),
+    work: Path = typer.Option(Path("var/evaluate"), "--work", help="Where the synthetic panel is built"),
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Held-out evaluation: recall at 2/5/10 % visit budgets for the income-line rule, all rules, and the model."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    from fangpin.monitoring import dept_events as D
+    from fangpin.monitoring import snapshot as S
+    from fangpin.db import make_engine
+    from fangpin.risk import evaluate as V
+    from fangpin.synth.run import SynthParams, run
+
+    d = work / f"county_{households}_{months}_{seed}"
+    if not (d / "snap" / "dept_event.parquet").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        e = make_engine(f"sqlite:///{d}/m.db")
+        run(e, SynthParams(households=households, months=months, seed=seed), d / "truth")
+        with e.connect() as c:
+            S.export(c, d / "snap")
+        D.write(d / "snap", D.from_synth_truth(d / "truth"))
+    res = V.evaluate(S.open_snapshot(d / "snap"), d / "truth")
+    _write_json(report_json, res)
+    for k in ("warning.recall_ratio_k5", "warning.auc", "warning.top1_cause", "warning.lead_time_months"):
+        if k in res:
+            console.print(f"{k}: {res[k]}")
+
+
+@evaluate_app.command("income-model")
+def evaluate_income_model_cmd(
+    roster: Path = typer.Option(..., "--roster", exists=True, file_okay=False, help="Roster folder (FEEDS.md §A)"),
+    folds: int = typer.Option(5, "--folds"),
+    coverage: float = typer.Option(0.2, "--coverage"),
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Cross-validate the proxy-means income model against an OLS baseline on any roster with incomes."""
+    from fangpin.risk.pmt import evaluate_income_model
+
+    res = evaluate_income_model(roster, folds=folds, coverage=coverage)
+    _write_json(report_json, res)
+    for k in ("pmt.exclusion_k20", "pmt.exclusion_k20_ols", "pmt.inclusion_k20", "pmt.inclusion_k20_ols"):
+        if k in res:
+            console.print(f"{k}: {res[k]}")
+
+
+@app.command()
+def whatif(
+    db: Optional[str] = DbOpt,
+    as_of: Optional[str] = typer.Option(None, "--as-of"),
+    line_factor: float = typer.Option(1.1, "--line-factor", help="Monitoring line × this factor"),
+    drop_ratio: Optional[float] = typer.Option(None, "--sharp-drop-ratio"),
+    report_json: Optional[Path] = typer.Option(None, "--report-json"),
+) -> None:
+    """Policy what-if: who would enter or leave monitoring, per township, under a changed parameter."""
+    import tempfile
+
+    from fangpin.monitoring import snapshot as S
+    from fangpin.monitoring.whatif import compare
+
+    d = date.fromisoformat(as_of) if as_of else date.today()
+    overrides = {"monitoring_line_factor": line_factor}
+    if drop_ratio is not None:
+        overrides["sharp_income_drop_ratio"] = drop_ratio
+    with tempfile.TemporaryDirectory() as tmp, _engine(db).connect() as conn:
+        snap = S.export(conn, Path(tmp))
+        res = compare(snap, d, overrides)
+    _write_json(report_json, res)
+    tot = res.get("totals", {})
+    console.print(f"what-if {overrides}: {tot}")
