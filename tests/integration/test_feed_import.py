@@ -386,6 +386,19 @@ def test_review_queue_accept_reject_and_labelled_pairs(engine, tmp_path, monkeyp
     assert pairs.num_rows == 2 and pairs.column("label").to_pylist() == [1, 0]
     assert pairs.column("name").to_pylist() == [a["name"], b["name"]]
     assert pairs.column("person_id").to_pylist() == [a["person_id"], b["person_id"]]
+    # the decisions feed back into the linker's training for the next batch (issue 3 §3)
+    from fangpin.linkage import train
+    from fangpin.registry.snapshot import persons
+
+    left = pa.table({"row_id": pa.array([1], pa.int64()), "name": [a["name"]], "sex": [a["sex"]],
+                     "birth_date": pa.array([a["birth_date"]], pa.date32()), "village_code": [a["village_code"]],
+                     "address": pa.array([None], pa.string()), "phone": pa.array([None], pa.string())},
+                    schema=feeds_mod.LEFT_SCHEMA)
+    with engine.connect() as c:
+        registry = persons(c)
+        with_feedback = feeds_mod._model_with_feedback(c, left, registry)
+    assert with_feedback is not None
+    assert with_feedback.fingerprint != train(left, registry).fingerprint
 
 
 def test_person_ids_stable_merge_and_split_are_audited(engine, tmp_path):

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine, and_, func, select, text, update
 from sqlalchemy.engine import Connection
 
@@ -471,6 +472,24 @@ def _villages_of(conn: Connection, household_ids: list[int]) -> dict[int, str]:
     return {h: v[1] for h, v in out.items()}
 
 
+def _model_with_feedback(conn: Connection, left: pa.Table, registry: pa.Table):
+    """Officers' review decisions feed back into training (issue 3 §3): the decided rows join this batch's rows
+    for EM, with their accept/reject as labelled pairs. None when nobody has decided anything yet."""
+    pairs = labelled_pairs(conn)
+    pairs = pairs.filter(pc.is_valid(pairs["person_id"])) if pairs.num_rows else pairs
+    if pairs.num_rows == 0:
+        return None
+    from fangpin.linkage import train
+
+    offset = int(pc.max(left["row_id"]).as_py() or 0) + 1 if left.num_rows else 1
+    ids = pa.array(range(offset, offset + pairs.num_rows), pa.int64())
+    extra = pa.table({n: (ids if n == "row_id" else pairs[n].cast(left.schema.field(n).type))
+                      for n in left.schema.names}, schema=left.schema)
+    labelled = pa.table({"row_id": ids, "person_id": pairs["person_id"].cast(pa.int64()),
+                         "is_match": pc.equal(pairs["label"], 1)})
+    return train(pa.concat_tables([left, extra]), registry, labelled_pairs=labelled)
+
+
 def _link(conn: Connection, c: Contract, rows: list[_Row], report: FeedReport) -> None:
     if c.identity == "village":
         codes_ = sorted({r.village_code for r in rows if r.village_code})
@@ -521,7 +540,9 @@ def _link(conn: Connection, c: Contract, rows: list[_Row], report: FeedReport) -
         }, schema=LEFT_SCHEMA)
         registry = persons(conn)
         # nothing to match against (empty registry): every row is unmatched, the linker is not asked
-        res = link(left, registry).to_pylist() if registry.num_rows else []
+        model = _model_with_feedback(conn, left, registry) if registry.num_rows and name == "fangpin.linkage" else None
+        res = (link(left, registry, model=model) if model is not None else link(left, registry)).to_pylist() \
+            if registry.num_rows else []
         by_row = {int(x["row_id"]): x for x in res}
         for r in no_id:
             x = by_row.get(r.row)
