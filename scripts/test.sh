@@ -9,5 +9,6 @@ cleanup() { bash scripts/pg.sh stop "$PGDIR" || true; rm -rf "$PGDIR"; }
 trap cleanup EXIT
 export FANGPIN_TEST_PG_URL=$(bash scripts/pg.sh start "$PGDIR" "$PORT")
 export FANGPIN_REQUIRE_PG=1
+export FANGPIN_REQUIRE_BROWSER=1   # a missing Chromium fails the run instead of skipping the browser tests
 mkdir -p test-artifacts
 .venv/bin/pytest -q -n 2 --dist loadgroup -p no:cacheprovider --junitxml=test-artifacts/junit.xml "$@"

@@ -1,0 +1,72 @@
+"""`fangpin serve` and `fangpin users …` (registered on the main app; thin adapters over fangpin.web / fangpin.auth)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from fangpin.cli.main import DbOpt, _engine, app, console
+
+users_app = typer.Typer(help="Web accounts (roles and regions)", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@app.command()
+def serve(
+    db: Optional[str] = DbOpt,
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen address (put a TLS proxy in front in production)"),
+    port: int = typer.Option(8000, "--port"),
+    secure_cookies: bool = typer.Option(False, "--secure-cookies", help="Mark the session cookie Secure (HTTPS)"),
+) -> None:
+    """Serve the web pages and the REST API (OpenAPI at /openapi.json). Set FANGPIN_SECRET_KEY to keep sessions
+    across restarts."""
+    import uvicorn
+
+    from fangpin.web.app import create_app
+
+    web = create_app(engine=_engine(db), secure_cookies=secure_cookies)
+    console.print(f"fangpin web on http://{host}:{port}/  (API docs: /docs)")
+    uvicorn.run(web, host=host, port=port, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(...),
+    role: str = typer.Option(..., "--role", help="village_cadre | township_officer | county_officer | "
+                                                 "department_officer | province_viewer | admin"),
+    region: str = typer.Option(..., "--region", help="Region code of the role (12/9/6/6/2 digits; admin: 00 = all)"),
+    name: Optional[str] = typer.Option(None, "--name", help="Display name"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """Create an account (the password is asked for, never passed on the command line)."""
+    from fangpin.auth import AuthError, create_user
+    from fangpin.db import upgrade
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    e = _engine(db)
+    upgrade(e)
+    try:
+        with e.begin() as conn:
+            u = create_user(conn, username, password, role, region, name)
+    except AuthError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1)
+    console.print(f"user {u.username} ({u.role}, {u.region_code}) created")
+
+
+@users_app.command("seed-demo")
+def users_seed_demo(
+    village: str = typer.Option(..., "--village", help="12-digit village code; township/county/province derived"),
+    password: str = typer.Option("fangpin-demo", "--password"),
+    db: Optional[str] = DbOpt,
+) -> None:
+    """One demo account per role for the village's village/township/county/province (demo data only)."""
+    from fangpin.auth import seed_demo_users
+    from fangpin.db import upgrade
+
+    e = _engine(db)
+    upgrade(e)
+    with e.begin() as conn:
+        rows = seed_demo_users(conn, village, password)
+    for r in rows:
+        console.print(f"{r['username']:<16} {r['password']:<14} {r['role']:<20} {r['region_code']}")

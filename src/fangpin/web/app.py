@@ -1,0 +1,91 @@
+"""FastAPI application factory: REST API under /api (OpenAPI at /openapi.json) and server-rendered pages.
+
+The web package is a thin adapter: reads are region-scoped queries (fangpin.web.queries), every change is a
+call to a domain service (fangpin.cases, fangpin.alerts.cases_link). Out-of-region records answer 404.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from fangpin.auth import get_user
+from fangpin.cases import CaseConflict, CaseError
+from fangpin.web.i18n import DEFAULT, LANGS, translator
+from fangpin.web.session import COOKIE, Sessions
+
+HERE = Path(__file__).parent
+
+
+def error_body(e: CaseError) -> dict:
+    """The bilingual refusal of a domain service as JSON."""
+    details = {k: v for k, v in (e.details or {}).items() if k != "messages"}
+    if "messages" in (e.details or {}):
+        details["messages"] = [{"code": m.code, "zh": m.zh, "en": m.en} for m in e.details["messages"]]
+    return {"code": e.code, "message_zh": e.issue.zh, "message_en": e.issue.en,
+            "message": f"{e.issue.zh} / {e.issue.en}", "details": details}
+
+
+def create_app(db_url: str | None = None, *, secret_key: str | None = None, engine=None,
+               secure_cookies: bool = False) -> FastAPI:
+    """The web application over the database at ``db_url`` (migrated on start).
+
+    ``secret_key`` signs session cookies (default: FANGPIN_SECRET_KEY, else a random key — sessions then end
+    when the server restarts)."""
+    from fangpin.db import make_engine, upgrade
+
+    if engine is None:
+        engine = make_engine(db_url)
+    upgrade(engine)
+    app = FastAPI(title="fangpin (防贫) API", version="0.1.0",
+                  description="Region-scoped REST API of fangpin. Log in with POST /api/session; writes need the "
+                              "X-CSRF-Token header returned there.")
+    app.state.engine = engine
+    app.state.sessions = Sessions(secret_key or os.environ.get("FANGPIN_SECRET_KEY") or secrets.token_urlsafe(32),
+                                  secure=secure_cookies)
+    app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.middleware("http")
+    async def session_mw(request: Request, call_next):
+        sessions: Sessions = app.state.sessions
+        sess = sessions.load(request.cookies.get(COOKIE))
+        fresh = sess is None
+        if fresh:
+            sess = sessions.new()
+        request.state.session = sess
+        request.state.user = None
+        if sess.get("uid") is not None:
+            with engine.connect() as conn:
+                request.state.user = get_user(conn, int(sess["uid"]))
+        lang = request.query_params.get("lang") or request.cookies.get("lang") or DEFAULT
+        request.state.lang = lang if lang in LANGS else DEFAULT
+        request.state.t = translator(request.state.lang)
+        response = await call_next(request)
+        new = getattr(request.state, "new_session", None)
+        if new is not None:
+            sessions.set(response, new)
+        elif fresh:
+            sessions.set(response, sess)
+        if request.query_params.get("lang") in LANGS:
+            response.set_cookie("lang", request.state.lang, max_age=365 * 86400, samesite="lax", httponly=True)
+        return response
+
+    @app.exception_handler(CaseConflict)
+    async def _conflict(request: Request, e: CaseConflict):
+        return JSONResponse(error_body(e), status_code=409)
+
+    @app.exception_handler(CaseError)
+    async def _case_error(request: Request, e: CaseError):
+        return JSONResponse(error_body(e), status_code=422)
+
+    from fangpin.web import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    return app

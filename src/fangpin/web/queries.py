@@ -1,0 +1,160 @@
+"""Region-scoped reads for the web adapter. Every query takes the user's region prefix; nothing here decides
+anything (reads built on fangpin.registry.service and the alert/case tables; changes go through fangpin.cases)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+
+from fangpin.alerts.models import Alert
+from fangpin.cases import find_cases, history
+from fangpin.cases.models import CaseFile
+from fangpin.ids import mask_id
+from fangpin.registry.models import Region
+from fangpin.registry.service import current_households, current_income, current_members, household_as_of
+
+
+def mask_phone(p: str | None) -> str:
+    if not p:
+        return ""
+    return p[:3] + "*" * max(len(p) - 7, 0) + p[-4:] if len(p) > 7 else "*" * len(p)
+
+
+def region_names(conn: Connection, codes: list[str]) -> dict[str, str]:
+    codes = sorted({c.ljust(12, "0") for c in codes if c})
+    if not codes:
+        return {}
+    rows = conn.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
+    return {r.code: r.name for r in rows}
+
+
+def household_page(conn: Connection, scope: str, page: int, per_page: int, village: str | None = None) -> dict:
+    hq = current_households().subquery()
+    prefix = scope if not village or not village.startswith(scope) else village
+    cond = [hq.c.region_code.startswith(prefix), hq.c.active.is_(True)]
+    total = conn.execute(select(func.count()).select_from(hq).where(*cond)).scalar_one()
+    rows = conn.execute(select(hq.c.household_id, hq.c.hh_no, hq.c.region_code, hq.c.hh_type, hq.c.relocated,
+                               hq.c.head_id_number).where(*cond).order_by(hq.c.hh_no)
+                        .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+    ids = [r["household_id"] for r in rows]
+    sizes: dict[int, int] = {}
+    if ids:
+        mq = current_members().subquery()
+        sizes = dict(conn.execute(select(mq.c.household_id, func.count()).where(
+            mq.c.household_id.in_(ids), mq.c.active.is_(True)).group_by(mq.c.household_id)).all())
+    items = [{"hh_no": r["hh_no"], "region_code": r["region_code"], "hh_type": r["hh_type"],
+              "relocated": bool(r["relocated"]), "head_id_masked": mask_id(r["head_id_number"]),
+              "members": int(sizes.get(r["household_id"], 0))} for r in rows]
+    return {"total": int(total), "page": page, "per_page": per_page, "items": items}
+
+
+def household_detail(conn: Connection, scope: str, hh_no: str) -> dict | None:
+    """One household as of today, or None when unknown or outside ``scope`` (the caller answers 404)."""
+    hv = household_as_of(conn, hh_no)
+    if hv is None or not str(hv.attributes.get("region_code", "")).startswith(scope):
+        return None
+    a = hv.attributes
+    members = [{"person_id": m["person_id"], "name": m["name"], "sex": m["sex"],
+                "birth_date": m["birth_date"].isoformat() if m["birth_date"] else None, "relation": m["relation"],
+                "health": m["health"], "id_masked": mask_id(m["id_number"])} for m in hv.members]
+    iq = current_income().subquery()
+    income = [dict(r) for r in conn.execute(
+        select(iq.c.period, iq.c.wage, iq.c.business, iq.c.property, iq.c.transfer, iq.c.business_cost,
+               iq.c.medical_oop).where(iq.c.household_id == hv.household_id)
+        .order_by(iq.c.period.desc()).limit(24)).mappings()]
+    alerts = alert_rows(conn, scope, household_id=hv.household_id, status=None, limit=100)
+    cases = []
+    for c in find_cases(conn, region=scope, household=hv.household_id):
+        cases.append({**case_dict(c), "history": event_rows(history(conn, c.id))})
+    return {"hh_no": hh_no, "household_id": hv.household_id, "region_code": a["region_code"],
+            "hh_type": a["hh_type"], "relocated": bool(a["relocated"]), "phone_masked": mask_phone(a.get("phone")),
+            "head_id_masked": mask_id(a.get("head_id_number")), "active": bool(a["active"]),
+            "valid_from": a["valid_from"].isoformat(), "members": members, "guarantees": _guarantees(hv.guarantees),
+            "income": income, "alerts": alerts, "cases": cases}
+
+
+def _guarantees(g: dict | None) -> dict | None:
+    if not g:
+        return None
+    return {k: g[k] for k in ("housing_safe", "dropout", "water_safe", "uninsured_member")} | {
+        "status_date": g["status_date"].isoformat()}
+
+
+def alert_rows(conn: Connection, scope: str, *, status: str | None = "open", household_id: int | None = None,
+               rule: str | None = None, limit: int = 50, offset: int = 0) -> list[dict]:
+    from fangpin.registry.models import Household
+
+    a = Alert.__table__
+    q = select(a, Household.hh_no).join(Household, Household.id == a.c.household_id).where(
+        a.c.region_code.startswith(scope))
+    if status:
+        q = q.where(a.c.status == status)
+    if household_id is not None:
+        q = q.where(a.c.household_id == household_id)
+    if rule:
+        q = q.where(a.c.rule_id == rule)
+    rows = conn.execute(q.order_by(a.c.last_as_of.desc(), a.c.id).limit(limit).offset(offset)).mappings().all()
+    return [{"id": r["id"], "hh_no": r["hh_no"], "region_code": r["region_code"], "rule_id": r["rule_id"],
+             "risk_types": list(r["risk_types"] or []), "status": r["status"],
+             "first_as_of": r["first_as_of"].isoformat(), "last_as_of": r["last_as_of"].isoformat(),
+             "evidence": r["evidence"], "param_version": r["param_version"], "rules_version": r["rules_version"],
+             "case_id": r["case_id"]} for r in rows]
+
+
+def count_alerts(conn: Connection, scope: str, status: str = "open", rule: str | None = None) -> int:
+    q = select(func.count()).select_from(Alert).where(Alert.region_code.startswith(scope), Alert.status == status)
+    if rule:
+        q = q.where(Alert.rule_id == rule)
+    return int(conn.execute(q).scalar_one())
+
+
+def alert_in_scope(conn: Connection, scope: str, alert_id: int) -> dict | None:
+    r = conn.execute(select(Alert.id, Alert.region_code, Alert.status).where(Alert.id == alert_id)).first()
+    if r is None or not r.region_code.startswith(scope):
+        return None
+    return {"id": r.id, "region_code": r.region_code, "status": r.status}
+
+
+def case_in_scope(conn: Connection, scope: str, case_id: int) -> bool:
+    r = conn.execute(select(CaseFile.region_code).where(CaseFile.id == case_id)).scalar()
+    return r is not None and r.startswith(scope)
+
+
+def case_dict(c) -> dict[str, Any]:
+    return {"id": c.id, "case_no": c.case_no, "state": c.state, "state_zh": c.state_zh, "state_en": c.state_en,
+            "phase": c.phase, "version": c.version, "region_code": c.region_code, "source": c.source,
+            "risk_types": c.risk_types, "monitored_type": c.monitored_type,
+            "opened_on": c.opened_on.isoformat() if c.opened_on else None,
+            "closed_on": c.closed_on.isoformat() if c.closed_on else None}
+
+
+def event_rows(events: list[dict]) -> list[dict]:
+    """Case events without the frozen household snapshot (personal data stays on the household page)."""
+    return [{"seq": e["seq"], "action": e["action"], "from_state": e["from_state"], "to_state": e["to_state"],
+             "actor_name": e["actor_name"], "actor_role": e["actor_role"], "at": e["at"].isoformat(sep=" "),
+             "comment": e["comment"], "policy_version": e["policy_version"]} for e in events]
+
+
+def dashboard(conn: Connection, scope: str) -> dict:
+    hq = current_households().subquery()
+    mq = current_members().subquery()
+    hh = conn.execute(select(func.count()).select_from(hq).where(hq.c.region_code.startswith(scope),
+                                                                 hq.c.active.is_(True))).scalar_one()
+    members = conn.execute(select(func.count()).select_from(mq).join(hq, hq.c.household_id == mq.c.household_id)
+                           .where(hq.c.region_code.startswith(scope), mq.c.active.is_(True))).scalar_one()
+    open_a = (Alert.region_code.startswith(scope), Alert.status == "open")
+    by_rule = [{"rule_id": r, "count": n} for r, n in conn.execute(
+        select(Alert.rule_id, func.count()).where(*open_a).group_by(Alert.rule_id).order_by(func.count().desc()))]
+    town = func.substr(Alert.region_code, 1, 9)
+    t_rows = conn.execute(select(town, func.count()).where(*open_a).group_by(town).order_by(town)).all()
+    names = region_names(conn, [t for t, _ in t_rows])
+    by_town = [{"township": t, "name": names.get(t.ljust(12, "0"), ""), "count": n} for t, n in t_rows]
+    by_state = [{"state": s, "count": n} for s, n in conn.execute(
+        select(CaseFile.state, func.count()).where(CaseFile.region_code.startswith(scope))
+        .group_by(CaseFile.state).order_by(CaseFile.state))]
+    open_cases = conn.execute(select(func.count()).select_from(CaseFile).where(
+        CaseFile.region_code.startswith(scope), CaseFile.closed_on.is_(None))).scalar_one()
+    return {"households": int(hh), "members": int(members), "open_alerts": sum(r["count"] for r in by_rule),
+            "open_cases": int(open_cases), "alerts_by_rule": by_rule, "alerts_by_township": by_town,
+            "cases_by_state": by_state}
