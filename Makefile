@@ -27,8 +27,12 @@ sysdeps:
 regions: venv sysdeps
 	$(BIN)/fangpin regions fetch
 
+DEMO_PORT ?= 8000
+
+# Build the synthetic county, then serve it (Ctrl-C stops the server) at http://127.0.0.1:$(DEMO_PORT)/
 demo: venv sysdeps regions
 	$(BIN)/fangpin demo --dir $(DEMO_DIR) --households $(DEMO_HOUSEHOLDS)
+	$(BIN)/fangpin serve --db sqlite:///$(DEMO_DIR)/fangpin.db --port $(DEMO_PORT)
 
 # Full suite on SQLite and on a real PostgreSQL server started (and stopped) by scripts/test.sh.
 test: venv sysdeps regions

@@ -63,6 +63,16 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         mon, result = monitor(engine, as_of)
         scores = score(snap, as_of, model)
         write_scores_csv(directory / "visit_list.csv", scores, result.alerts)
+    # one demo login per role, scoped to the village with the most open alerts (demo data only)
+    from sqlalchemy import func as sa_func
+
+    from fangpin.alerts.models import Alert
+    from fangpin.auth import seed_demo_users
+
+    with engine.begin() as conn:
+        village = conn.execute(select(Alert.region_code).group_by(Alert.region_code)
+                               .order_by(sa_func.count().desc(), Alert.region_code).limit(1)).scalar()
+        logins = seed_demo_users(conn, village) if village else []
     with engine.connect() as conn:
         c = counts(conn)
         n_regions = conn.execute(select(func.count()).select_from(Region)).scalar_one()
@@ -83,4 +93,4 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
     ]
     if feeds_summary:
         table.append(("department feed files", f"{sum(v.get('files', 0) for v in feeds_summary.values()):,}"))
-    return {"db_url": url, "table": table, "report": res.report or {}}
+    return {"db_url": url, "table": table, "report": res.report or {}, "logins": logins}

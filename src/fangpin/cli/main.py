@@ -164,6 +164,13 @@ def demo(
     console.print(t)
     _print_report(summary["report"])
     console.print(f"database: {summary['db_url']}")
+    if summary.get("logins"):
+        t = Table(title="demo logins (演示账号)")
+        for col in ("username", "password", "role", "region"):
+            t.add_column(col)
+        for r in summary["logins"]:
+            t.add_row(r["username"], r["password"], r["role"], r["region_code"])
+        console.print(t)
 
 
 def _default_truth_dir(url: str) -> Path:
