@@ -47,3 +47,20 @@ def test_alert_opens_a_case_that_follows_the_statutory_chain_policy_4_5(engine, 
         assert case.state == "MONITORED"
         assert case.risk_types  # mapped from the alert's official risk type
         assert not has_open_alerts(conn, a.household_id, date(2025, 2, 1))
+
+
+def test_demo_seeds_a_case_at_every_step_through_the_domain_services(sqlite_engine):
+    from fangpin.demo_cases import PLAN, seed_cases
+
+    run(sqlite_engine, SynthParams(households=600, months=24, seed=22), None)
+    monitor(sqlite_engine, date(2024, 12, 31))
+    with sqlite_engine.connect() as c:
+        from sqlalchemy import func
+
+        village = c.execute(select(Alert.region_code).group_by(Alert.region_code)
+                            .order_by(func.count().desc(), Alert.region_code).limit(1)).scalar_one()
+        households = c.execute(select(func.count(func.distinct(Alert.household_id)))
+                               .where(Alert.region_code == village, Alert.status == "open")).scalar_one()
+    cases = seed_cases(sqlite_engine, village, T0)
+    assert len(cases) == min(len(PLAN), households) >= 3
+    assert [c["state"] for c in cases] == [state for state, _ in PLAN][:len(cases)]
