@@ -29,20 +29,9 @@ AS_OF = date(2024, 12, 31)
 
 
 def _county(work: Path, n: int = 20000, months: int = 36, seed: int = 11):
-    from fangpin.db import make_engine
-    from fangpin.monitoring import dept_events as D
-    from fangpin.monitoring import snapshot as S
-    from fangpin.synth.run import SynthParams, run
+    from fangpin.risk.evaluate import synthetic_county
 
-    d = work / f"county_{n}_{months}_{seed}"
-    if not (d / "snap" / "dept_event.parquet").exists():
-        d.mkdir(parents=True, exist_ok=True)
-        e = make_engine(f"sqlite:///{d}/m.db")
-        run(e, SynthParams(households=n, months=months, seed=seed), d / "truth")
-        with e.connect() as c:
-            S.export(c, d / "snap")
-        D.write(d / "snap", D.from_synth_truth(d / "truth"))
-    return S.open_snapshot(d / "snap"), d / "truth"
+    return synthetic_county(work, n, months, seed)
 
 
 def big_snapshot(root: Path, persons: int, seed: int = 1):

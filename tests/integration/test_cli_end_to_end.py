@@ -49,3 +49,14 @@ def test_rejected_roster_exits_non_zero_with_reasons(tmp_path):
     out = r.output.replace("\n", "")
     assert "12位" in out or "12 digits" in out
     assert "整批未导入" in out
+
+
+def test_evaluate_command_reports_the_issue_figures(tmp_path):
+    """`fangpin evaluate` on a small held-out panel (trained only on earlier months) writes the four figures."""
+    r = runner.invoke(app, ["evaluate", "--households", "1500", "--months", "36", "--seed", "5",
+                            "--work", str(tmp_path / "w"), "--report-json", str(tmp_path / "e.json")])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    for k in ("warning.recall_ratio_k5", "warning.auc", "warning.top1_cause", "warning.lead_time_months"):
+        assert k in res
+    assert 0.5 <= res["warning.auc"] <= 1.0

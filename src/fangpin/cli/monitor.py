@@ -110,22 +110,10 @@ def evaluate_cmd(
     """Held-out evaluation: recall at 2/5/10 % visit budgets for the income-line rule, all rules, and the model."""
     if ctx.invoked_subcommand is not None:
         return
-
-    from fangpin.monitoring import dept_events as D
-    from fangpin.monitoring import snapshot as S
-    from fangpin.db import make_engine
     from fangpin.risk import evaluate as V
-    from fangpin.synth.run import SynthParams, run
 
-    d = work / f"county_{households}_{months}_{seed}"
-    if not (d / "snap" / "dept_event.parquet").exists():
-        d.mkdir(parents=True, exist_ok=True)
-        e = make_engine(f"sqlite:///{d}/m.db")
-        run(e, SynthParams(households=households, months=months, seed=seed), d / "truth")
-        with e.connect() as c:
-            S.export(c, d / "snap")
-        D.write(d / "snap", D.from_synth_truth(d / "truth"))
-    res = V.evaluate(S.open_snapshot(d / "snap"), d / "truth")
+    snap, truth = V.synthetic_county(work, households, months, seed)
+    res = V.evaluate(snap, truth)
     _write_json(report_json, res)
     for k in ("warning.recall_ratio_k5", "warning.auc", "warning.top1_cause", "warning.lead_time_months"):
         if k in res:

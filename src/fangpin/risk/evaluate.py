@@ -169,3 +169,25 @@ def evaluate(snapshot: Snapshot, truth_dir: Path | Truth, *, model: RiskModel | 
 
 
 __all__ = ["evaluate", "rankings", "BUDGETS"]
+
+
+def synthetic_county(work: Path, households: int = 20000, months: int = 36, seed: int = 11):
+    """Build (once) the synthetic county the evaluation runs on: registry snapshot + department events + truth.
+
+    Department events come from the truth with perfect linkage (monitoring/dept_events.py). Returns
+    (snapshot, truth_dir); a second call with the same arguments reuses the files."""
+    from fangpin.db import make_engine
+    from fangpin.monitoring import dept_events as D
+    from fangpin.monitoring import snapshot as S
+    from fangpin.synth.run import SynthParams, run
+
+    d = Path(work) / f"county_{households}_{months}_{seed}"
+    if not (d / "snap" / "dept_event.parquet").exists():
+        d.mkdir(parents=True, exist_ok=True)
+        e = make_engine(f"sqlite:///{d}/m.db")
+        run(e, SynthParams(households=households, months=months, seed=seed), d / "truth")
+        with e.connect() as c:
+            S.export(c, d / "snap")
+        D.write(d / "snap", D.from_synth_truth(d / "truth"))
+    return S.open_snapshot(d / "snap"), d / "truth"
+
