@@ -32,11 +32,13 @@ def monitor(
         _write_json(report_json, {"as_of": d.isoformat(), "mode": "incremental", "households": 0, "alerts": 0,
                                   "alerts_sha256": ""})
         return
-    report, result = run_monitor(e, d, engine=engine, snapshot_dir=snapshot_dir, households=households)
-    if scores_out is not None:
-        from fangpin.cli.monitor import cli_scores
+    import tempfile
 
-        report["scores"] = cli_scores(e, result, d, scores_out, model_path=model)
+    with tempfile.TemporaryDirectory(prefix="fangpin-snap-") as tmp:
+        snap_dir = snapshot_dir or Path(tmp)
+        report, result = run_monitor(e, d, engine=engine, snapshot_dir=snap_dir, households=households)
+        if scores_out is not None:
+            report["scores"] = cli_scores(snap_dir, result, d, scores_out, model_path=model)
     _write_json(report_json, report)
     console.print(f"{report['as_of']} {report['mode']} run on {engine}: {report['households']:,} households, "
                   f"{report['alerts']:,} alerts ({report.get('stored', {}).get('alerts_new', 0):,} new)")
@@ -74,10 +76,8 @@ def train_risk(
     console.print(f"model saved to {out} (trained on {len(split.train)} months, validated on {split.validation})")
 
 
-def cli_scores(e, result, as_of, path: Path, model_path: Optional[Path] = None) -> dict:
-    """Write the ranked visit list for `fangpin monitor --scores-out` (used by monitor above)."""
-    import tempfile
-
+def cli_scores(snapshot_dir: Path, result, as_of, path: Path, model_path: Optional[Path] = None) -> dict:
+    """Write the ranked visit list for `fangpin monitor --scores-out` from the run's own snapshot."""
     from fangpin.monitoring import snapshot as S
     from fangpin.risk import load, score, write_scores_csv
 
@@ -86,9 +86,7 @@ def cli_scores(e, result, as_of, path: Path, model_path: Optional[Path] = None) 
         console.print(f"没有风险模型：请先运行 `fangpin train-risk` / no risk model at {model_dir}: run `fangpin train-risk`")
         raise typer.Exit(code=2)
     model = load(Path(model_dir))
-    with tempfile.TemporaryDirectory() as tmp, e.connect() as conn:
-        snap = S.export(conn, Path(tmp))
-        scores = score(snap, as_of, model)
+    scores = score(S.open_snapshot(snapshot_dir), as_of, model)
     write_scores_csv(path, scores, result.alerts)
     return {"file": str(path), "households": scores.num_rows, "model": str(model_dir)}
 

@@ -61,7 +61,7 @@ from fangpin.exchange.values import (
 )
 from fangpin.issues import FangpinValueError, Issue, issue
 from fangpin.registry.models import HouseholdVersion, ImportBatch, MemberVersion, Person
-from fangpin.registry.service import current_households
+from fangpin.registry.service import current_households, current_members
 from fangpin.textnorm import clean_name
 
 __all__ = [
@@ -448,28 +448,20 @@ def _merge_redirects(conn: Connection) -> dict[int, int]:
 
 
 def _households_of(conn: Connection, person_ids: list[int]) -> dict[int, int]:
-    """Latest known household per person (largest valid_from, recorded_at, id), active or not."""
-    mv = MemberVersion.__table__
-    out: dict[int, tuple] = {}
+    """Latest known household per person, active or not (registry.service's definition of "latest")."""
+    m = current_members().subquery()
+    out: dict[int, int] = {}
     for part in _chunks(sorted(set(person_ids))):
-        for pid, hid, vf, ra, i in conn.execute(select(mv.c.person_id, mv.c.household_id, mv.c.valid_from,
-                                                       mv.c.recorded_at, mv.c.id).where(mv.c.person_id.in_(part))):
-            key = (vf, ra, i)
-            if pid not in out or key > out[pid][0]:
-                out[pid] = (key, hid)
-    return {p: v[1] for p, v in out.items()}
+        out.update(conn.execute(select(m.c.person_id, m.c.household_id).where(m.c.person_id.in_(part))).all())
+    return out
 
 
 def _villages_of(conn: Connection, household_ids: list[int]) -> dict[int, str]:
-    hv = HouseholdVersion.__table__
-    out: dict[int, tuple] = {}
+    h = current_households().subquery()
+    out: dict[int, str] = {}
     for part in _chunks(sorted(set(household_ids))):
-        for hid, code, vf, ra, i in conn.execute(select(hv.c.household_id, hv.c.region_code, hv.c.valid_from,
-                                                        hv.c.recorded_at, hv.c.id).where(hv.c.household_id.in_(part))):
-            key = (vf, ra, i)
-            if hid not in out or key > out[hid][0]:
-                out[hid] = (key, code)
-    return {h: v[1] for h, v in out.items()}
+        out.update(conn.execute(select(h.c.household_id, h.c.region_code).where(h.c.household_id.in_(part))).all())
+    return out
 
 
 def _model_with_feedback(conn: Connection, left: pa.Table, registry: pa.Table):

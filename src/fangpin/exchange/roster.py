@@ -535,14 +535,8 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                     parent if parent in have else None, "roster"))
         written["region"] += bulk_insert(conn, Region.__table__, ["code", "level", "name", "parent_code", "source"], new_regions)
 
-        hh_ids = dict(conn.execute(select(Household.hh_no, Household.id)).all())
-        new_hh = [h for h in hh_rows if h["hh_no"] not in hh_ids]
-        first = next_id(conn, Household.__table__)
-        for k, h in enumerate(new_hh):
-            hh_ids[h["hh_no"]] = first + k
-        written["household"] = bulk_insert(conn, Household.__table__, ["id", "hh_no", "created_at"],
-                                           ((hh_ids[h["hh_no"]], h["hh_no"], recorded_at) for h in new_hh))
-        reset_sequence(conn, Household.__table__)
+        hh_ids, written["household"] = _identities(conn, Household, "hh_no", [h["hh_no"] for h in hh_rows],
+                                                   recorded_at)
         cur = {r.household_id: r for r in conn.execute(current_households()).all()}
         hv = []
         for h in hh_rows:
@@ -555,14 +549,8 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                                    ["household_id", "valid_from", "recorded_at", "batch_id", *_HH_ATTRS,
                                                     "active"], hv)
 
-        pid_of = dict(conn.execute(select(Person.id_number, Person.id).where(Person.id_number.is_not(None))).all())
-        new_p = [m for m in mem_rows if m["id_number"] not in pid_of]
-        first = next_id(conn, Person.__table__)
-        for k, m in enumerate(new_p):
-            pid_of[m["id_number"]] = first + k
-        written["person"] = bulk_insert(conn, Person.__table__, ["id", "id_number", "created_at"],
-                                        ((pid_of[m["id_number"]], m["id_number"], recorded_at) for m in new_p))
-        reset_sequence(conn, Person.__table__)
+        pid_of, written["person"] = _identities(conn, Person, "id_number", [m["id_number"] for m in mem_rows],
+                                                recorded_at)
         curm = {r.person_id: r for r in conn.execute(current_members()).all()}
         mv = []
         for m in mem_rows:
@@ -609,6 +597,23 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
             finished_at=datetime.now().replace(microsecond=0), report={"written": written, "warnings": len(report.warnings)}))
     report.message_zh = f"导入成功：{sum(report.rows.values())} 行，新增记录 {sum(written.values())} 条"
     report.message_en = f"imported {sum(report.rows.values())} rows; {sum(written.values())} new records"
+
+
+def _identities(conn, model, key: str, keys: list[str], created_at: datetime) -> tuple[dict[str, int], int]:
+    """Ids of the identity rows (household by 户编号, person by ID number) for ``keys``; the missing ones are
+    inserted with explicit ids. Looks up only the keys of this batch, not the whole registry."""
+    col = getattr(model, key)
+    ids: dict[str, int] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 500):
+        ids.update(conn.execute(select(col, model.id).where(col.in_(wanted[i:i + 500]))).all())
+    new = [k for k in wanted if k not in ids]
+    first = next_id(conn, model.__table__)
+    for n, k in enumerate(new):
+        ids[k] = first + n
+    written = bulk_insert(conn, model.__table__, ["id", key, "created_at"], ((ids[k], k, created_at) for k in new))
+    reset_sequence(conn, model.__table__)
+    return ids, written
 
 
 def _all_guarantees(gs):

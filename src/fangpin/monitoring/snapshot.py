@@ -90,7 +90,9 @@ def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = 
         counts[name] = table.num_rows
         h.update(f"{name}:{table.num_rows}".encode())
     for name in sorted(counts):
-        h.update((root / f"{name}.parquet").read_bytes()[-64:])  # cheap content fingerprint (footer)
+        with open(root / f"{name}.parquet", "rb") as fh:  # cheap content fingerprint: the footer only
+            fh.seek(-64, 2)
+            h.update(fh.read())
     manifest = {"tables": counts, "fingerprint": h.hexdigest()[:16]}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return Snapshot(root, manifest)

@@ -284,9 +284,8 @@ def simulate(
         _window_add(size, hhi, tt, ee - tt, np.ones(len(hhi)))
     alive_hh = size > 0
 
-    earner_present_loss = share_of_wage  # share of household wage this person carries
     # a working member's death ends their wage; a member marrying out takes their wage along
-    left = (exit_t < T) & (earner_present_loss > 0) & (exit_reason != "household_moved")
+    left = (exit_t < T) & (share_of_wage > 0) & (exit_reason != "household_moved")
     _window_add(logw, h_of[left], exit_t[left], T - exit_t[left], np.log(np.maximum(1 - share_of_wage[left], 0.05)))
     dead = exit_reason == "death"
     kd = KIND_INDEX["death"]
@@ -301,13 +300,12 @@ def simulate(
     mchg.add(person_idx=ev, t=exit_t[ev], change=exit_reason[ev])
 
     # ---- person-level health shocks -----------------------------------------------------
-    alive_at = lambda tt: tt < exit_t  # noqa: E731
     worker_share = share_of_wage
 
     def person_shock(kind, p, dur_lo, dur_hi, wage_factor, cost_median, cost_sigma, reimb_lo, reimb_hi,
                      claim_p, claim_ratio, cost_months, permanent=False, eligible=None):
         t0 = _geom(rng, p, n, T)
-        ok = (t0 < T) & alive_at(t0)
+        ok = (t0 < T) & (t0 < exit_t)
         if eligible is not None:
             ok &= eligible
         i = np.flatnonzero(ok)
@@ -341,7 +339,6 @@ def simulate(
         shocks.add(hh_idx=hhi, person_idx=i, t=tt, kind=kind, duration=dur, cost=cost, subtype="")
         return i, t0
 
-    wage_ok = age >= 0
     si, _ = person_shock("serious_illness", H_SERIOUS_BASE + H_SERIOUS_AGE * age * np.where(fp_p, 1.5, 1.0),
                          3, 12, 0.0, 20000, 0.8, 0.5, 0.75, 0.12, 0.35, 3)
     mchg.add(person_idx=si, t=shocks.last_t, change="serious_illness")
@@ -446,16 +443,15 @@ def simulate(
     mean_size = np.maximum(size[:, base].mean(axis=1), 1e-9)
     realised = net[:, base].sum(axis=1) * (12 / (base.stop - base.start)) / mean_size
     valid = alive_hh[:, base].all(axis=1)
-    u = person_weighted_rank(np.where(valid, realised, -np.inf), hh.size)
     # ranks among valid households only
     wts = np.where(valid, hh.size, 0)
     u = person_weighted_rank(np.where(valid, realised, np.inf), wts)
-    target = Q(u) * (GROWTH_PER_YEAR ** 0)  # base-year level
+    target = Q(u)  # base-year level
     factor = np.where(valid & (realised > 0), target / np.maximum(realised, 1e-9), 1.0)
     factor = np.clip(factor, 0.2, 5.0)
     f2 = factor[:, None]
     wage, bnet, prop, transfer = wage * f2, bnet * f2, prop * f2, transfer * f2
-    loss[:, :, :] *= np.float32(1.0)  # loss stays in yuan of the uncalibrated scale for ranking causes
+    # loss stays in yuan of the uncalibrated scale: it only ranks causes against each other
     business = bnet / (1 - cost_ratio)[:, None]
     business_cost = business - bnet
 
