@@ -122,21 +122,21 @@ RESULT = {{'seconds': time.perf_counter() - t, 'persons': res.persons, 'rows': s
                 p.unlink()
 
 
-def part_linkage(results: dict) -> None:
+def _discover() -> None:
+    """Every ``benchmarks/<part>_bench.py`` is a part: it defines ``run(results, work)`` and may define ``GOALS``
+    ({figure: (goal text, description)}). Adding a part means adding a file — this runner does not change."""
+    import importlib
+
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    import linkage_bench
-
-    linkage_bench.run(results, WORK / "linkage")
-
-
-def part_warning(results: dict) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import warning_bench
-
-    warning_bench.run(results, WORK / "warning")
+    for f in sorted((ROOT / "benchmarks").glob("*_bench.py")):
+        mod = importlib.import_module(f.stem)
+        part = f.stem[: -len("_bench")]
+        GOALS.update(getattr(mod, "GOALS", {}))
+        PARTS[part] = (lambda m, name: (lambda results: m.run(results, WORK / name)))(mod, part)
 
 
-PARTS = {"synth": part_synth, "linkage": part_linkage, "warning": part_warning}
+PARTS = {"synth": part_synth}
+_discover()
 
 
 def write_doc(results: dict) -> None:
