@@ -88,4 +88,7 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from fangpin.web import reports as reports_web  # dashboard figures, monthly report, XLSX exports
+
+    app.include_router(reports_web.router)
     return app

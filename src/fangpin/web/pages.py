@@ -83,14 +83,19 @@ async def logout(request: Request):
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request):
+def dashboard_page(request: Request, month: str | None = None, area: str | None = None):
     u, resp = _need_user(request)
     if resp:
         return resp
+    from fangpin.web.reports import dashboard_page_context  # charts, analysis text, drill-down (fangpin.reports)
+
     with request.app.state.engine.connect() as conn:
         d = Q.dashboard(conn, u.scope)
         name = Q.region_names(conn, [u.region_code]).get(u.region_code.ljust(12, "0"), "")
-    return render(request, "dashboard.html", d=d, region_name=name)
+        extra = dashboard_page_context(conn, u, month, area)
+    if extra is None:
+        return _not_found(request)
+    return render(request, "dashboard.html", d=d, region_name=name, **extra)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
