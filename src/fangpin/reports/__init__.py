@@ -5,18 +5,31 @@ Public API::
 
     from fangpin.reports import county_figures, analysis, generate_monthly_report, safe_cell
     pdf = generate_monthly_report(engine, "530521", "2024-12", "pdf")
+
+Imports are lazy: ``fangpin.reports.cells`` is used by low-level writers (risk scores CSV) without pulling in
+the case and alert services.
 """
-from fangpin.reports.analysis import analysis
-from fangpin.reports.cells import safe_cell, safe_row
-from fangpin.reports.figures import ReportInputError, alerts_by_area, county_figures, month_bounds
+from __future__ import annotations
+
+from importlib import import_module
 
 __all__ = ["analysis", "alerts_by_area", "county_figures", "month_bounds", "ReportInputError", "safe_cell",
-           "safe_row", "generate_monthly_report"]
+           "safe_row", "generate_monthly_report", "export_xlsx"]
+
+_WHERE = {
+    "analysis": "fangpin.reports.narrative",
+    "alerts_by_area": "fangpin.reports.figures",
+    "county_figures": "fangpin.reports.figures",
+    "month_bounds": "fangpin.reports.figures",
+    "ReportInputError": "fangpin.reports.figures",
+    "safe_cell": "fangpin.reports.cells",
+    "safe_row": "fangpin.reports.cells",
+    "generate_monthly_report": "fangpin.reports.monthly",
+    "export_xlsx": "fangpin.reports.exports",
+}
 
 
-def generate_monthly_report(engine, region: str, month: str, fmt: str, **kw) -> bytes:
-    """The monthly county report for region prefix ``region`` and ``month`` (YYYY-MM) as ``fmt`` = "pdf" | "docx"
-    (a plain function for background job runners)."""
-    from fangpin.reports.monthly import generate_monthly_report as g
-
-    return g(engine, region, month, fmt, **kw)
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(name)

@@ -1,7 +1,7 @@
 """Monthly county report (县级防止返贫监测帮扶月度报告) as PDF (reportlab) and DOCX (python-docx, for editing).
 
 Both formats render the same list of blocks built once by :func:`build_blocks` from
-:func:`fangpin.reports.figures.county_figures` and :func:`fangpin.reports.analysis.analysis`: headings, the
+:func:`fangpin.reports.figures.county_figures` and :func:`fangpin.reports.narrative.analysis`: headings, the
 analysis text, key-indicator tables, charts (PNG, :mod:`fangpin.reports.charts`) and per-area tables. The PDF uses
 reportlab's built-in CID font STSong-Light (no font file needed), like the public notice.
 
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from fangpin.reports import charts
-from fangpin.reports.analysis import analysis
+from fangpin.reports.narrative import analysis
 from fangpin.reports.figures import ReportInputError, county_figures
 from fangpin.issues import Issue
 

@@ -25,6 +25,7 @@ from fangpin.monitoring import engine as E
 from fangpin.monitoring.snapshot import Snapshot
 from fangpin.risk import features as F
 from fangpin.risk.model import RiskModel
+from fangpin.reports.cells import safe_row
 
 CSV_HEADERS = ["户编号", "风险概率", "触发规则", "主要风险类型"]
 
@@ -84,8 +85,8 @@ def write_scores_csv(path: Path, scores: pa.Table, alerts: list[E.Alert]) -> Pat
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_HEADERS)
-        for i in order:
-            w.writerow([hh_no[i], f"{prob[i]:.4f}", "；".join(sorted(fired.get(int(hid[i]), []))), top[i]])
+        for i in order:  # safe_cell: 户编号 comes from delivered files (formula injection)
+            w.writerow(safe_row([hh_no[i], f"{prob[i]:.4f}", "；".join(sorted(fired.get(int(hid[i]), []))), top[i]]))
     return path
 
 

@@ -47,7 +47,7 @@ def analysis(f: dict[str, Any]) -> list[Sentence]:
     out.append({"key": "monitored",
                 "zh": f"截至{when_zh}末,{name}共有监测对象{cur}户,{cz};其中{parts_zh}。",
                 "en": f"At the end of {when_en}, {name} had {cur} monitored households, {ce}: {parts_en}.",
-                "figures": {"monitored": cur, "previous": prev,
+                "figures": {"monitored": cur, "previous": prev, "change": cur - prev,
                             **{t: f["monitored_by_type"][t][-1] for t in f["monitored_by_type"]}}})
     if ind["households"]:
         out.append({"key": "monitored_share",
@@ -94,7 +94,8 @@ def analysis(f: dict[str, Any]) -> list[Sentence]:
                 "zh": f"本月监测预警新增{a_cur}条,比上月{trend_zh};目前未处理预警{ind['open_alerts']}条。",
                 "en": f"Monitoring raised {a_cur} new alerts this month ({trend_en} from last month); "
                       f"{ind['open_alerts']} alerts are open.",
-                "figures": {"alerts_raised": a_cur, "previous": a_prev, "open_alerts": ind["open_alerts"]}})
+                "figures": {"alerts_raised": a_cur, "previous": a_prev, "change": d,
+                            "open_alerts": ind["open_alerts"]}})
     rows = [x for x in f["alerts_by_area"]["rows"] if x["open"] > 0]
     total_open = f["alerts_by_area"]["open_total"]
     if rows and total_open and len(f["alerts_by_area"]["rows"]) > 1:
