@@ -304,3 +304,111 @@ def test_echarts_is_vendored_with_licence_and_pinned_hash(rclient):
     assert "Apache License" in (d / "LICENSE").read_text()
     r = rclient.get("/static/vendor/echarts/echarts.min.js")
     assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == sha
+
+
+@pytest.mark.browser
+def test_charts_render_in_chromium_desktop_and_phone(history):
+    """Real headless Chromium (Debian package): ECharts from /static draws every chart; on a 390 px phone the
+    page does not scroll sideways. Screenshots in test-artifacts/screenshots/."""
+    import os
+    import threading
+    import time
+
+    import socket
+
+    CHROMIUM = os.environ.get("FANGPIN_CHROMIUM", "/usr/bin/chromium")
+    ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("FANGPIN_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"FANGPIN_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt package `chromium`)")
+        pytest.skip(f"{CHROMIUM} missing: install the Debian package `chromium`")
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from fangpin.web.app import create_app
+
+    app = create_app(history["url"], secret_key="browser-test")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and th.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    external: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            try:
+                for name, ctx_kw in (("desktop", {"viewport": {"width": 1280, "height": 900}}),
+                                     ("phone", {"viewport": {"width": 390, "height": 844}, "is_mobile": True,
+                                                "has_touch": True})):
+                    ctx = browser.new_context(locale="zh-CN", **ctx_kw)
+                    page = ctx.new_page()
+                    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(base) else None)
+                    page.goto(base + "/login?next=/dashboard%3Fmonth%3D2024-12")
+                    page.fill("input[name=username]", "demo_county")
+                    page.fill("input[name=password]", "fangpin-demo")
+                    page.click("#login-form button[type=submit]")
+                    page.wait_for_url(base + "/dashboard?month=2024-12")
+                    page.wait_for_function("window.fangpinCharts && window.fangpinCharts.length >= 4")
+                    for cid in ("chart-monitored", "chart-flows", "chart-risk", "chart-sla", "chart-areas"):
+                        assert page.locator(f"#{cid} canvas").count() >= 1, cid
+                        box = page.locator(f"#{cid}").bounding_box()
+                        assert box and box["width"] > 200 and box["height"] > 150, (cid, box)
+                    assert page.locator("#analysis p").count() >= 4
+                    if name == "phone":
+                        assert page.evaluate("document.documentElement.scrollWidth") <= 392
+                    page.screenshot(path=str(SHOTS / f"dashboard-charts-{name}.png"), full_page=True)
+                    ctx.close()
+            finally:
+                browser.close()
+    finally:
+        srv.should_exit = True
+        th.join(10)
+        app.state.engine.dispose()
+    assert external == [], external  # nothing loaded from outside (no CDN)
+
+
+def test_cli_report_monthly_analysis_and_export(history, tmp_path):
+    from docx import Document
+    from pypdf import PdfReader
+    from typer.testing import CliRunner
+
+    from fangpin.cli.main import app
+
+    county = history["village"][:6]
+    f = _figures(history, county)
+    run = CliRunner().invoke
+    r = run(app, ["report", "monthly", "--db", history["url"], "--region", county, "--month", MONTH,
+                  "--out", str(tmp_path / "m.pdf"), "--report-json", str(tmp_path / "m.json")])
+    assert r.exit_code == 0, r.output
+    text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(tmp_path / "m.pdf").pages))
+    assert f"共有监测对象{f['monitored_total'][-1]}户" in text
+    import json
+
+    assert json.loads((tmp_path / "m.json").read_text())["indicators"]["monitored_households"] == \
+        f["indicators"]["monitored_households"]
+    r = run(app, ["report", "monthly", "--db", history["url"], "--region", county, "--month", MONTH,
+                  "--out", str(tmp_path / "m.docx")])
+    assert r.exit_code == 0, r.output
+    assert any(f"共有监测对象{f['monitored_total'][-1]}户" in p.text for p in Document(tmp_path / "m.docx").paragraphs)
+    r = run(app, ["report", "analysis", "--db", history["url"], "--region", county, "--month", MONTH, "--lang", "en"])
+    assert r.exit_code == 0 and f"had {f['monitored_total'][-1]} monitored households" in r.output
+    r = run(app, ["export", "xlsx", "households", "--db", history["url"], "--region", county,
+                  "--out", str(tmp_path / "h.xlsx")])
+    assert r.exit_code == 0, r.output
+    assert openpyxl.load_workbook(tmp_path / "h.xlsx").active.max_row == 1 + len(history["cases"])
+    bad = run(app, ["report", "monthly", "--db", history["url"], "--region", county, "--month", "2024/12",
+                    "--out", str(tmp_path / "x.pdf")])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output and not (tmp_path / "x.pdf").exists()
+    bad = run(app, ["report", "monthly", "--db", history["url"], "--region", county, "--month", MONTH,
+                    "--out", str(tmp_path / "x.odt")])
+    assert bad.exit_code == 2 and "pdf" in bad.output
