@@ -73,13 +73,16 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         village = conn.execute(select(Alert.region_code).group_by(Alert.region_code)
                                .order_by(sa_func.count().desc(), Alert.region_code).limit(1)).scalar()
         logins = seed_demo_users(conn, village) if village else []
-    cases = []
+    cases, history = [], []
     if village:
         from datetime import datetime as _dt
 
         from fangpin.demo_cases import seed_cases
 
         cases = seed_cases(engine, village, _dt(2026, 1, 5, 9, 0))
+        from fangpin.demo_history import seed_history  # a year of identifications for the dashboard and report
+
+        history = seed_history(engine, 2025, per_month=2, skip_region=village)
     with engine.connect() as conn:
         c = counts(conn)
         n_regions = conn.execute(select(func.count()).select_from(Region)).scalar_one()
@@ -97,6 +100,7 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         ("build seconds", f"{res.seconds:.1f}"),
         ("alerts (as of 2025-12-31)", f"{mon['alerts']:,} on {mon['households_alerted']:,} households"),
         ("visit list", str(directory / "visit_list.csv")),
+        ("households identified through 2025 (dashboard history)", f"{len(history):,}"),
         ("demo cases (one per step)", ", ".join(f"#{c['case_id']} {c['state']}" for c in cases) or "—"),
     ]
     if feeds_summary:

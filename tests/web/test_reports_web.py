@@ -412,3 +412,27 @@ def test_cli_report_monthly_analysis_and_export(history, tmp_path):
     bad = run(app, ["report", "monthly", "--db", history["url"], "--region", county, "--month", MONTH,
                     "--out", str(tmp_path / "x.odt")])
     assert bad.exit_code == 2 and "pdf" in bad.output
+
+
+def test_demo_history_identifies_households_month_by_month(county, tmp_path):
+    """`fangpin demo` seeds a year of identifications through the procedure (fangpin.demo_history)."""
+    from fangpin.db import make_engine
+    from fangpin.demo_history import seed_history
+    from fangpin.reports import county_figures
+
+    dst = tmp_path / "demo.db"
+    shutil.copy(Path(county["url"].removeprefix("sqlite:///")), dst)
+    e = make_engine(f"sqlite:///{dst}")
+    try:
+        ids = seed_history(e, 2024, per_month=1, skip_region=county["village"])
+        assert len(ids) == 12
+        with e.connect() as c:
+            f = county_figures(c, county["village"][:6], "2024-12", today=date(2025, 6, 30))
+        assert f["new"] == [1] * 12 and f["monitored_total"] == list(range(1, 13))
+        assert f["sla"]["identification_on_time"]["denominator"] == 1
+            from fangpin.cases.models import CaseFile
+
+            in_skipped = c.execute(select(CaseFile.id).where(CaseFile.region_code == county["village"])).all()
+        assert in_skipped == []  # the village of the step-by-step demo cases is left alone
+    finally:
+        e.dispose()

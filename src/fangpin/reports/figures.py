@@ -95,7 +95,7 @@ def _cases(conn: Connection, scope: str) -> list[dict]:
     c = CaseFile.__table__
     return [dict(r) for r in conn.execute(select(
         c.c.id, c.c.case_no, c.c.household_id, c.c.region_code, c.c.monitored_type, c.c.risk_types, c.c.state,
-        c.c.opened_on, c.c.identified_on, c.c.removed_on, c.c.closed_on).where(c.c.region_code.startswith(scope))
+        c.c.opened_on, c.c.decided_on, c.c.identified_on, c.c.removed_on, c.c.closed_on).where(c.c.region_code.startswith(scope))
     ).mappings()]
 
 
@@ -135,9 +135,11 @@ def _risk_rows(cnt: Counter) -> list[dict]:
     return out
 
 
-def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None = None) -> dict:
+def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None = None, *,
+                   household_regions: dict[int, tuple[str, int]] | None = None) -> dict:
     """Alerts per child area of ``parent`` (default: ``scope``; must lie inside it): raised in ``month`` and
-    open now. Township rows drill down to their villages."""
+    open now. Township rows drill down to their villages. ``household_regions`` (from :func:`_roster`) saves
+    reading the roster again."""
     _check_scope(scope)
     parent = scope if parent is None else parent
     if not parent.startswith(scope):
@@ -151,10 +153,13 @@ def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None 
         .group_by(area)).all())
     open_now = dict(conn.execute(select(area, func.count()).where(
         Alert.region_code.startswith(parent), Alert.status == "open").group_by(area)).all())
-    hq = current_households(end).subquery()
-    h_area = func.substr(hq.c.region_code, 1, n)
-    hh = dict(conn.execute(select(h_area, func.count()).where(hq.c.region_code.startswith(parent),
-                                                              hq.c.active.is_(True)).group_by(h_area)).all())
+    if household_regions is None:
+        hq = current_households(end).subquery()
+        h_area = func.substr(hq.c.region_code, 1, n)
+        hh = dict(conn.execute(select(h_area, func.count()).where(hq.c.region_code.startswith(parent),
+                                                                  hq.c.active.is_(True)).group_by(h_area)).all())
+    else:
+        hh = Counter(r[:n] for r, _ in household_regions.values() if r.startswith(parent))
     areas = sorted(set(raised) | set(open_now) | set(hh))
     names = region_names(conn, areas + [parent])
     rows = [{"code": a, "name": names.get(a, ""), "households": int(hh.get(a, 0)),
@@ -162,6 +167,19 @@ def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None 
              "drill": n < 12 and len(a) == n} for a in areas]
     return {"parent": parent, "parent_name": names.get(parent, ""), "level_digits": n, "month": month,
             "rows": rows, "raised_total": sum(r["raised"] for r in rows), "open_total": sum(r["open"] for r in rows)}
+
+
+def _roster(conn: Connection, scope: str, on: date) -> dict[int, tuple[str, int]]:
+    """Active households of ``scope`` on ``on``: household id → (village code, active members). One pass over
+    the household and member versions (the as-of window functions are the expensive part on a big county)."""
+    hq = current_households(on).subquery()
+    mq = current_members(on).subquery()
+    sizes = (select(mq.c.household_id, func.count().label("n")).where(mq.c.active.is_(True))
+             .group_by(mq.c.household_id).subquery())
+    rows = conn.execute(select(hq.c.household_id, hq.c.region_code, func.coalesce(sizes.c.n, 0))
+                        .outerjoin(sizes, sizes.c.household_id == hq.c.household_id)
+                        .where(hq.c.region_code.startswith(scope), hq.c.active.is_(True))).all()
+    return {hid: (region, int(n)) for hid, region, n in rows}
 
 
 def _rate_pct(r: dict) -> float | None:
@@ -218,7 +236,13 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
     children = sorted({c["region_code"][:n] for c in cases})
     names = region_names(conn, children + [scope] if scope else children)
     sla_areas = []
+    # kpis per child area only where the month had a decision or an identification (else every rate is 0/0);
+    # follow-up visits of other areas still count in the region's rate above
+    active = {c["region_code"][:n] for c in cases
+              if any(c[k] is not None and start <= c[k] <= end for k in ("decided_on", "identified_on"))}
     for a in children:
+        if a not in active:
+            continue
         k = kpis(conn, a, (start, end), today=today)
         sla_areas.append({"code": a, "name": names.get(a, ""),
                           **{key: {"value": k[key]["value"], "numerator": k[key]["numerator"],
@@ -226,19 +250,10 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
                              for key in ("identification_on_time", "measures_within_month", "visits_on_time")}})
 
     # key indicators
-    hq = current_households(as_of).subquery()
-    mq = current_members(as_of).subquery()
-    households = int(conn.execute(select(func.count()).select_from(hq).where(
-        hq.c.region_code.startswith(scope), hq.c.active.is_(True))).scalar_one())
-    persons = int(conn.execute(select(func.count()).select_from(mq).join(hq, hq.c.household_id == mq.c.household_id)
-                               .where(hq.c.region_code.startswith(scope), hq.c.active.is_(True),
-                                      mq.c.active.is_(True))).scalar_one())
-    mon_ids = [c["household_id"] for c in monitored_now if c["household_id"] is not None]
-    mon_persons = 0
-    for i in range(0, len(mon_ids), 500):
-        chunk = mon_ids[i:i + 500]
-        mon_persons += int(conn.execute(select(func.count()).select_from(mq).where(
-            mq.c.household_id.in_(chunk), mq.c.active.is_(True))).scalar_one())
+    roster = _roster(conn, scope, as_of)
+    households = len(roster)
+    persons = sum(n for _, n in roster.values())
+    mon_persons = sum(roster.get(c["household_id"], ("", 0))[1] for c in monitored_now)
     open_alerts = int(conn.execute(select(func.count()).select_from(Alert).where(
         Alert.region_code.startswith(scope), Alert.status == "open")).scalar_one())
     open_cases = sum(c["closed_on"] is None for c in cases)
@@ -274,7 +289,7 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
         "sla": {k: sla[k] for k in ("identification_on_time", "measures_within_month", "visits_on_time",
                                     "early_removal_flags", "counts")},
         "sla_areas": sla_areas,
-        "alerts_by_area": alerts_by_area(conn, scope, month),
+        "alerts_by_area": alerts_by_area(conn, scope, month, household_regions=roster if as_of == end else None),
         "feeds": feeds,
         "indicators": {
             "households": households, "persons": persons, "monitored_households": len(monitored_now),
