@@ -426,13 +426,13 @@ def test_demo_history_identifies_households_month_by_month(county, tmp_path):
     try:
         ids = seed_history(e, 2024, per_month=1, skip_region=county["village"])
         assert len(ids) == 12
+        from fangpin.cases.models import CaseFile
+
         with e.connect() as c:
             f = county_figures(c, county["village"][:6], "2024-12", today=date(2025, 6, 30))
+            in_skipped = c.execute(select(CaseFile.id).where(CaseFile.region_code == county["village"])).all()
         assert f["new"] == [1] * 12 and f["monitored_total"] == list(range(1, 13))
         assert f["sla"]["identification_on_time"]["denominator"] == 1
-            from fangpin.cases.models import CaseFile
-
-            in_skipped = c.execute(select(CaseFile.id).where(CaseFile.region_code == county["village"])).all()
         assert in_skipped == []  # the village of the step-by-step demo cases is left alone
     finally:
         e.dispose()
