@@ -50,11 +50,35 @@ def _drive(engine, alert_id: int, opened: datetime, steps: list[str], mtype: str
 
 
 @pytest.fixture(scope="module")
-def history(county, tmp_path_factory):
+def base_county(tmp_path_factory):
+    """This module's own copy of the conftest county (300 households, monitored as of 2024-12-31, demo users),
+    built fresh so that cases opened by other test modules on the shared one do not change the numbers here."""
+    from fangpin.alerts.service import monitor
+    from fangpin.auth import seed_demo_users
+    from fangpin.db import make_engine, upgrade
+    from fangpin.synth.run import SynthParams, run
+
+    path = tmp_path_factory.mktemp("reports-base") / "base.db"
+    e = make_engine(f"sqlite:///{path}")
+    upgrade(e)
+    run(e, SynthParams(households=300, months=24, seed=3), None)
+    monitor(e, date(2024, 12, 31))
+    with e.connect() as c:
+        codes = c.execute(select(Alert.region_code).where(Alert.status == "open")).scalars().all()
+    village = max(sorted(set(codes)), key=codes.count)
+    with e.begin() as c:
+        seed_demo_users(c, village, "fangpin-demo")
+    e.dispose()
+    return {"url": f"sqlite:///{path}", "village": village}
+
+
+@pytest.fixture(scope="module")
+def history(base_county, tmp_path_factory):
     """A copy of the web county with cases identified over 2024 (every 4th decided late: > 15 days)."""
     from fangpin.cases import Actor, add_measure
     from fangpin.db import make_engine
 
+    county = base_county
     src = Path(county["url"].removeprefix("sqlite:///"))
     dst = tmp_path_factory.mktemp("reports") / "reports.db"
     shutil.copy(src, dst)
@@ -414,12 +438,13 @@ def test_cli_report_monthly_analysis_and_export(history, tmp_path):
     assert bad.exit_code == 2 and "pdf" in bad.output
 
 
-def test_demo_history_identifies_households_month_by_month(county, tmp_path):
+def test_demo_history_identifies_households_month_by_month(base_county, tmp_path):
     """`fangpin demo` seeds a year of identifications through the procedure (fangpin.demo_history)."""
     from fangpin.db import make_engine
     from fangpin.demo_history import seed_history
     from fangpin.reports import county_figures
 
+    county = base_county
     dst = tmp_path / "demo.db"
     shutil.copy(Path(county["url"].removeprefix("sqlite:///")), dst)
     e = make_engine(f"sqlite:///{dst}")
