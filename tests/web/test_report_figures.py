@@ -201,3 +201,26 @@ def test_exports_chinese_headers_masked_ids_and_neutralised_formulas(county):
                                             (None, ""), (-5, -5), (3.5, 3.5)])
 def test_safe_cell_owasp_csv_injection(value, expected):
     assert safe_cell(value) == expected
+
+
+SPREADSHEET_WRITERS = re.compile(r"csv\.writer\(|DictWriter\(|xlsxwriter|openpyxl\.Workbook\(|\.to_csv\(|write_csv\(")
+# The synthetic generator writes *inputs* that imitate messy department files (FEEDS.md): they are test data for
+# the importers, deliberately unsanitised, never an export of registry data.
+NOT_EXPORTS = {"synth/feeds.py", "synth/roster.py"}
+
+
+def test_every_spreadsheet_writer_uses_safe_cell():
+    """Guard for new exports: any module of fangpin that writes CSV/XLSX must go through safe_cell/safe_row."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "src" / "fangpin"
+    writers = []
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).as_posix()
+        text = f.read_text(encoding="utf-8")
+        if rel == "reports/cells.py" or not SPREADSHEET_WRITERS.search(text):
+            continue
+        writers.append(rel)
+        if rel not in NOT_EXPORTS:
+            assert "safe_cell" in text or "safe_row" in text, f"{rel} writes a spreadsheet without safe_cell"
+    assert "reports/exports.py" in writers and "risk/score.py" in writers
