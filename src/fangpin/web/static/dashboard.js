@@ -7,7 +7,7 @@
   if (!el || !window.echarts) { return; }
   var d = JSON.parse(el.textContent);
   var zh = (document.documentElement.lang || "zh").indexOf("zh") === 0;
-  var L = function (a, b) { return zh ? a : b; };
+  var lab = JSON.parse((document.getElementById("chart-labels") || { textContent: "{}" }).textContent);
   var palette = ["#a31515", "#1f6fb2", "#e39b16", "#3a9b5c", "#7b4fa0", "#5b6b7b"];
   var charts = [];
   function mk(id, option) {
@@ -36,16 +36,16 @@
     xAxis: { type: "category", data: d.months },
     yAxis: [{ type: "value", minInterval: 1 }, { type: "value", minInterval: 1, splitLine: { show: false } }],
     series: [
-      { name: L("新纳入", "Identified"), type: "bar", data: d["new"] },
-      { name: L("风险消除", "Removed"), type: "bar", data: d.removed },
-      { name: L("新增预警", "Alerts raised"), type: "line", yAxisIndex: 1, data: d.alerts_raised }
+      { name: lab.identified, type: "bar", data: d["new"] },
+      { name: lab.removed, type: "bar", data: d.removed },
+      { name: lab.raised, type: "line", yAxisIndex: 1, data: d.alerts_raised }
     ]
   });
   var risk = d.risk_mix_monitored.length ? d.risk_mix_monitored : d.risk_mix_alerts;
   if (risk.length) {
     mk("chart-risk", {
       tooltip: { trigger: "item" },
-      title: { text: d.risk_mix_monitored.length ? L("监测对象", "Monitored households") : L("本月预警", "This month's alerts"),
+      title: { text: d.risk_mix_monitored.length ? lab.monitored : lab.alerts_month,
                left: "center", top: 4, textStyle: { fontSize: 12 } },
       series: [{ type: "pie", radius: ["35%", "65%"], top: 20,
                  data: risk.map(function (r) { return { name: zh ? r.zh : r.en, value: r.count }; }) }]
@@ -56,7 +56,7 @@
     mk("chart-sla", {
       xAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
       yAxis: { type: "category", data: sla.map(function (a) { return a.name || a.code; }) },
-      series: [{ type: "bar", name: L("识别认定按时率", "Identification on time"),
+      series: [{ type: "bar", name: lab.ident_on_time,
                  data: sla.map(function (a) { return Math.round(a.identification_on_time.value * 1000) / 10; }) }]
     });
   }
@@ -67,8 +67,8 @@
       xAxis: { type: "category", data: rows.map(function (r) { return r.name || r.code; }),
                axisLabel: { interval: 0, rotate: rows.length > 6 ? 40 : 0 } },
       yAxis: { type: "value", minInterval: 1 },
-      series: [{ name: L("本月新增预警", "Raised this month"), type: "bar", data: rows.map(function (r) { return r.raised; }) },
-               { name: L("未处理预警", "Open"), type: "bar", data: rows.map(function (r) { return r.open; }) }]
+      series: [{ name: lab.raised, type: "bar", data: rows.map(function (r) { return r.raised; }) },
+               { name: lab.open, type: "bar", data: rows.map(function (r) { return r.open; }) }]
     });
     // drill-down: a click on a township's bar opens its villages (same as the table link)
     var areaChart = charts[charts.length - 1];
