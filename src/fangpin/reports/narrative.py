@@ -43,10 +43,10 @@ def analysis(f: dict[str, Any]) -> list[Sentence]:
     cur, prev = tot[-1], (tot[-2] if len(tot) > 1 else 0)
     cz, ce = _change(cur, prev)
     parts_zh = "、".join(f"{tn[t]['zh']}{f['monitored_by_type'][t][-1]}户" for t in f["monitored_by_type"])
-    parts_en = ", ".join(f"{f['monitored_by_type'][t][-1]} {tn[t]['en'].lower()}" for t in f["monitored_by_type"])
+    parts_en = "; ".join(f"{tn[t]['en']}: {f['monitored_by_type'][t][-1]}" for t in f["monitored_by_type"])
     out.append({"key": "monitored",
                 "zh": f"截至{when_zh}末,{name}共有监测对象{cur}户,{cz};其中{parts_zh}。",
-                "en": f"At the end of {when_en}, {name} had {cur} monitored households, {ce}: {parts_en}.",
+                "en": f"At the end of {when_en}, {name} had {cur} monitored households, {ce} ({parts_en}).",
                 "figures": {"monitored": cur, "previous": prev, "change": cur - prev,
                             **{t: f["monitored_by_type"][t][-1] for t in f["monitored_by_type"]}}})
     if ind["households"]:
