@@ -87,6 +87,8 @@ def dashboard_page(request: Request):
     u, resp = _need_user(request)
     if resp:
         return resp
+    if u.role == "department_officer":  # upload and feed health only (issue 6)
+        return RedirectResponse("/feeds", status_code=303)
     with request.app.state.engine.connect() as conn:
         d = Q.dashboard(conn, u.scope)
         name = Q.region_names(conn, [u.region_code]).get(u.region_code.ljust(12, "0"), "")
