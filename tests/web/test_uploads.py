@@ -256,3 +256,24 @@ def test_pages_show_code_labels_not_raw_codes(uclient, county, page_login):
     assert "Formerly poor household" in en or "Ordinary rural household" in en
     alerts = uclient.get("/alerts?lang=en").text
     assert re.search(r"\((INC|SPEND|SCHOOL|G|D|DEPT)[-A-Z]*\)</h3>", alerts), "rule names shown with their id"
+
+
+def test_bad_roster_upload_lists_row_errors_and_imports_nothing(uapp, uclient, page_login):
+    page_login(uclient, "demo_county")
+    before = _batches(uapp)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', uclient.get("/feeds").text).group(1)
+    files = [("files", ("households.csv", "户编号,行政区划代码,户类型\nH1,5305211012,脱贫户\n".encode(), "text/csv")),
+             ("files", ("members.csv", "户编号,姓名,证件号码,与户主关系\nH1,张三,530521197001010012,户主\n".encode(),
+                        "text/csv"))]
+    r = uclient.post("/feeds/roster", data={"csrf_token": token}, files=files, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    jid = int(r.headers["location"].rsplit("/", 1)[1])
+    j = _wait(uclient, jid)
+    assert j["status"] == "done" and j["result"]["status"] == "rejected", j
+    assert any(e["file"] == "households.csv" and e["row"] == 2 for e in j["result"]["errors"])
+    assert _batches(uapp) == before  # all or nothing
+    page = uclient.get(f"/jobs/{jid}").text
+    assert 'id="row-errors"' in page and "households.csv" in page
+    page_login(uclient, "demo_department")  # a department officer imports feeds, not the roster
+    token = re.search(r'name="csrf_token" value="([^"]+)"', uclient.get("/feeds").text).group(1)
+    assert uclient.post("/feeds/roster", data={"csrf_token": token}, files=files).status_code == 403
