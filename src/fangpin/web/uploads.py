@@ -55,8 +55,8 @@ def runner(app) -> JobRunner:
 
                 spool = getattr(app.state, "job_spool", None) or os.environ.get("FANGPIN_JOB_DIR") or \
                     data_home() / "jobs"
-                r = JobRunner(app.state.engine, Path(spool),
-                              stale_seconds=float(getattr(app.state, "job_stale_seconds", 60)))
+                stale = getattr(app.state, "job_stale_seconds", None) or os.environ.get("FANGPIN_JOB_STALE_SECONDS", 60)
+                r = JobRunner(app.state.engine, Path(spool), stale_seconds=float(stale))
                 app.state.job_runner = r
     return r
 
