@@ -45,6 +45,7 @@ def server(sqlite_county):
 
 
 @pytest.mark.browser
+@pytest.mark.xdist_group("browser")  # with the journeys: one SQLite county per run
 def test_county_officer_dashboard_and_phone_self_application(server, sqlite_county):
     county = sqlite_county
     if not Path(CHROMIUM).exists():

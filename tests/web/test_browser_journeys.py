@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from fangpin.db import make_engine
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]  # one worker: one county, one server
 
 CHROMIUM = os.environ.get("FANGPIN_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

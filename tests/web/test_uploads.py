@@ -86,6 +86,7 @@ def test_bad_feed_upload_reports_every_bad_row_and_saves_no_bad_row(uclient, uap
     page = uclient.get(f"/jobs/{j['id']}")
     assert page.status_code == 200 and 'id="row-errors"' in page.text
     assert len(re.findall(r'class="row-issue"', page.text)) == len(res["errors"])
+    assert "Per-row error report" in uclient.get(f"/jobs/{j['id']}?lang=en").text
     csv_text = uclient.get(f"/api/jobs/{j['id']}/errors.csv").content.decode("utf-8-sig")
     assert csv_text.count("\n") == 1 + len(res["errors"]) + len(res["warnings"])
     # the same file again imports nothing twice
@@ -251,6 +252,12 @@ def test_pages_show_code_labels_not_raw_codes(uclient, county, page_login):
     assert code_label("脱贫户", "household_types", "zh") == "脱贫户"
     assert code_label("???", "household_types", "en") == "???"
     assert rule_label("INC-LINE", "zh").startswith("人均纯收入低于监测标准")
+    from fangpin.web.uploads import wf_label
+
+    assert wf_label("verify_home", "action", "en") == "Home verification"
+    assert wf_label("LEAD", "state", "zh") == "线索待受理"
+    assert wf_label("alert", "source", "zh") == "监测预警"
+    assert wf_label("no_such", "action", "en") == "no_such"
     page_login(uclient, "demo_county")
     en = uclient.get("/households?lang=en").text
     assert "Formerly poor household" in en or "Ordinary rural household" in en

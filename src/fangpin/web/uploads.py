@@ -538,10 +538,29 @@ def _rule_names(load_rules) -> dict[str, tuple[str, str]]:
     return _RULES
 
 
+def wf_label(value, kind: str, lang: str = "zh") -> str:
+    """Label of a workflow code (cases/workflow.yaml): kind = action | state | source; unknown codes as given."""
+    from fangpin.cases.workflow import workflow
+
+    wf = workflow()
+    if kind == "action":
+        v = wf.actions.get(value) or {"open": {"zh": "登记线索", "en": "Lead opened"}}.get(value)
+        zh, en = (v.get("zh"), v.get("en")) if v else (None, None)
+    elif kind == "state":
+        v = wf.states.get(value)
+        zh, en = (v.zh, v.en) if v else (None, None)
+    else:
+        v = wf.lead_sources.get(value)
+        zh, en = (v.zh, v.en) if v else (None, None)
+    label = en if lang == "en" else zh
+    return label or ("" if value is None else str(value))
+
+
 def install(app) -> None:
     """Mount this module on the app: routes and the code-label filters for every template."""
     env = app.state.templates.env
     env.filters["code_label"] = code_label
     env.filters["codes_label"] = codes_label
     env.filters["rule_label"] = rule_label
+    env.filters["wf_label"] = wf_label
     app.include_router(router)
