@@ -284,3 +284,31 @@ def test_bad_roster_upload_lists_row_errors_and_imports_nothing(uapp, uclient, p
     page_login(uclient, "demo_department")  # a department officer imports feeds, not the roster
     token = re.search(r'name="csrf_token" value="([^"]+)"', uclient.get("/feeds").text).group(1)
     assert uclient.post("/feeds/roster", data={"csrf_token": token}, files=files).status_code == 403
+
+
+def test_xlsx_upload_and_job_list(uclient, county, login):
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(HEADER.strip().split(","))
+    ws.append(["周甲", None, "男", "1960-05-01", county["village"], "低保", "新增", "2024-11-03", 450])
+    ws.append(["周乙", None, "女", "1961-05-01", county["village"], "低保", "新增", "2024-11-03", "x"])
+    ws.cell(row=3, column=9).value = "=1+1"
+    ws.cell(row=3, column=9).data_type = "s"  # text that looks like a formula, not a formula
+    buf = io.BytesIO()
+    wb.save(buf)
+    csrf = login(uclient, "demo_county")
+    r = uclient.post("/api/jobs/feed-import", data={"feed": "civil_affairs", "as_of": "2024-12-02"},
+                     files={"file": ("民政.xlsx", buf.getvalue(),
+                                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")},
+                     headers={"X-CSRF-Token": csrf})
+    j = _wait(uclient, r.json()["id"])
+    assert j["result"]["status"] == "committed" and j["result"]["accepted"] == 1
+    assert [e["row"] for e in j["result"]["errors"]] == [3]
+    csv_text = uclient.get(f"/api/jobs/{j['id']}/errors.csv").content.decode("utf-8-sig")
+    assert "'=1+1" in csv_text  # a formula in a report cell is neutralised
+    items = uclient.get("/api/jobs").json()["items"]
+    assert items[0]["id"] == j["id"] and items[0]["outcome"] == "committed" and "path" not in items[0]["params"]

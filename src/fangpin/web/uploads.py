@@ -172,11 +172,33 @@ async def start_feed_import(request: Request, user: User, feed: str, file: Uploa
 
 # --- API ----------------------------------------------------------------------------------------------------------
 
+class JobOut(BaseModel):
+    """A background job (table ``job``). ``result`` of an import is its report: status committed | rejected |
+    unchanged, rows, accepted, rejected, errors/warnings [{row, column, value (masked), code, reason_zh, reason_en}]."""
+    id: int
+    kind: str
+    status: str
+    progress: float
+    stage: str
+    stage_zh: str
+    stage_en: str
+    params: dict
+    result: dict | None = None
+    error: dict | None = None
+    has_artefact: bool
+    created_by_name: str | None = None
+    region_code: str
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    heartbeat_at: str | None = None
+
+
 JOB_DOC = ("Poll GET /api/jobs/{id}: status queued → running → done | failed, progress 0–1, stage (+ stage_zh/en), "
            "result (the import report with per-row errors, or the monitoring report), error {code, zh, en}.")
 
 
-@router.post("/api/jobs/feed-import", status_code=202, tags=["jobs"], description=JOB_DOC)
+@router.post("/api/jobs/feed-import", status_code=202, tags=["jobs"], response_model=JobOut, description=JOB_DOC)
 async def api_feed_import(request: Request, feed: str = Form(..., description="feed key, e.g. medical"),
                           file: UploadFile = File(..., description="xlsx or csv (FEEDS.md §B layout)"),
                           as_of: str | None = Form(None, description="batch date YYYY-MM-DD (default today)"),
@@ -187,7 +209,7 @@ async def api_feed_import(request: Request, feed: str = Form(..., description="f
     return _job_json(request, jid)
 
 
-@router.post("/api/jobs/roster-import", status_code=202, tags=["jobs"], description=JOB_DOC)
+@router.post("/api/jobs/roster-import", status_code=202, tags=["jobs"], response_model=JobOut, description=JOB_DOC)
 async def api_roster_import(request: Request, files: list[UploadFile] = File(
         ..., description="the roster files (FEEDS.md §A): households, members[, income, guarantees]; "
                          "recognised by file name (e.g. households.csv / 农户.xlsx)"),
@@ -208,7 +230,7 @@ class MonitorIn(BaseModel):
     as_of: str | None = None
 
 
-@router.post("/api/jobs/monitor", status_code=202, tags=["jobs"], description=JOB_DOC)
+@router.post("/api/jobs/monitor", status_code=202, tags=["jobs"], response_model=JobOut, description=JOB_DOC)
 def api_monitor(body: MonitorIn, request: Request, user: User = Depends(api_user)) -> dict:
     """Run monitoring (fangpin.alerts.service.monitor) in the background; re-running the same date is safe."""
     _csrf(request)
@@ -225,7 +247,7 @@ class ReportIn(BaseModel):
     fmt: str = "pdf"
 
 
-@router.post("/api/jobs/report", status_code=202, tags=["jobs"], description=JOB_DOC)
+@router.post("/api/jobs/report", status_code=202, tags=["jobs"], response_model=JobOut, description=JOB_DOC)
 def api_report(body: ReportIn, request: Request, user: User = Depends(api_user)) -> dict:
     """Render the monthly report (fangpin.reports) in the background; download it from /api/jobs/{id}/artefact."""
     _csrf(request)
@@ -270,7 +292,7 @@ def _recent(request: Request, user: User, limit: int) -> list[dict]:
     return out
 
 
-@router.get("/api/jobs/{job_id}", tags=["jobs"], description=JOB_DOC)
+@router.get("/api/jobs/{job_id}", tags=["jobs"], response_model=JobOut, description=JOB_DOC)
 def api_job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict:
     """One job: status, progress, stage, result or error."""
     row = _visible_job(request, user, job_id)
@@ -300,8 +322,11 @@ def api_job_errors_csv(job_id: int, request: Request, user: User = Depends(api_u
 
 
 def _cell(v) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is prefixed with a quote."""
+    """Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is prefixed with a quote, unless it is
+    a plain number (-5 stays a number)."""
     s = "" if v is None else str(v)
+    if re.fullmatch(r"[-+]?\d+(\.\d+)?", s):
+        return s
     return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
