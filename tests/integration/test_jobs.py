@@ -37,7 +37,7 @@ def _count(engine, model) -> int:
         return c.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def test_killed_job_is_marked_failed_and_rerun_imports_whole(engine, tmp_path):
+def test_killed_job_is_marked_failed_and_rerun_imports_whole(engine, tmp_path, monkeypatch):
     f = tmp_path / "c.csv"
     f.write_text(CSV, encoding="utf-8")
     marker = tmp_path / "inside_tx"
@@ -59,23 +59,20 @@ def test_killed_job_is_marked_failed_and_rerun_imports_whole(engine, tmp_path):
         proc.wait()
     engine.dispose()
     time.sleep(3.5)  # the dead runner's heartbeat (second resolution) goes stale (> 2 s)
-    monkey_env = os.environ.copy()
+    monkeypatch.setenv("FANGPIN_LANDING_DIR", str(tmp_path / "landing"))
+    r = JobRunner(engine, tmp_path / "spool2", stale_seconds=2)  # a restarted server
     try:
-        os.environ["FANGPIN_LANDING_DIR"] = str(tmp_path / "landing")
-        r = JobRunner(engine, tmp_path / "spool2", stale_seconds=2)  # a restarted server
         with engine.connect() as c:
             j = job_dict(get_job(c, jid))
-        assert j["status"] == "failed" and j["error"]["code"] == "JOB_INTERRUPTED", (j["heartbeat_at"], j["started_at"], __import__("datetime").datetime.now())
+        assert j["status"] == "failed" and j["error"]["code"] == "JOB_INTERRUPTED", j
         assert _count(engine, ImportBatch) == 0 and _count(engine, FeedRecord) == 0  # nothing half-saved
         again = r.wait(r.submit("feed_import", {"feed": "civil_affairs", "path": str(f), "filename": "c.csv"}))
         assert again["status"] == "done" and again["result"]["status"] == "committed"
         assert _count(engine, FeedRecord) == 2
         twice = r.wait(r.submit("feed_import", {"feed": "civil_affairs", "path": str(f), "filename": "c.csv"}))
         assert twice["result"]["status"] == "unchanged" and _count(engine, FeedRecord) == 2
-        r.shutdown()
     finally:
-        os.environ.clear()
-        os.environ.update(monkey_env)
+        r.shutdown()
 
 
 def test_same_job_twice_while_queued_returns_the_first(engine, tmp_path):
@@ -101,3 +98,39 @@ def test_same_job_twice_while_queued_returns_the_first(engine, tmp_path):
     finally:
         gate["open"] = True
         r.shutdown()
+
+
+def test_a_live_runner_never_fails_its_own_job_but_another_process_does(engine, tmp_path):
+    """On SQLite a long import holds the write lock, so the heartbeat cannot be written: the runner that owns the job
+    knows it is alive; only another (restarted) process may judge it stale."""
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import update
+
+    from fangpin.jobs import register_kind
+    from fangpin.jobs.models import Job
+
+    gate = {"open": False}
+
+    def slow(engine_, params, ctx):
+        while not gate["open"]:
+            time.sleep(0.05)
+        return {}
+
+    register_kind("test_slow2", slow, ("admin",))
+    r = JobRunner(engine, tmp_path / "a", stale_seconds=5, heartbeat_seconds=3600)
+    other = None
+    try:
+        jid = r.submit("test_slow2", {}, region_code="00")
+        old = datetime.now().replace(microsecond=0) - timedelta(minutes=5)
+        with engine.begin() as c:
+            c.execute(update(Job).where(Job.id == jid).values(heartbeat_at=old))
+        assert r.sweep() == 0
+        other = JobRunner(engine, tmp_path / "b", stale_seconds=5)  # a second server process judges it dead
+        with engine.connect() as c:
+            assert get_job(c, jid).status == "failed"
+    finally:
+        gate["open"] = True
+        r.shutdown()
+        if other:
+            other.shutdown()

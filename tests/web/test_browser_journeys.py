@@ -49,7 +49,8 @@ def server(county, tmp_path_factory):
     from fangpin.web.app import create_app
 
     tmp = tmp_path_factory.mktemp("journeys")
-    os.environ.setdefault("FANGPIN_LANDING_DIR", str(tmp / "landing"))
+    old_landing = os.environ.get("FANGPIN_LANDING_DIR")
+    os.environ["FANGPIN_LANDING_DIR"] = str(tmp / "landing")  # restored below (module scope: no monkeypatch)
     app = create_app(county["url"], secret_key="browser-journeys")
     app.state.job_spool = tmp / "jobs"
     port = _free_port()
@@ -68,6 +69,10 @@ def server(county, tmp_path_factory):
     if r is not None:
         r.shutdown()
     app.state.engine.dispose()
+    if old_landing is None:
+        os.environ.pop("FANGPIN_LANDING_DIR", None)
+    else:
+        os.environ["FANGPIN_LANDING_DIR"] = old_landing
 
 
 @pytest.fixture(scope="module")

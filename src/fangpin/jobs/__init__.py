@@ -106,12 +106,23 @@ def get_job(conn, job_id: int):
     return conn.execute(select(Job.__table__).where(Job.id == job_id)).first()
 
 
-def sweep_stale(engine: Engine, stale_seconds: float) -> int:
-    """Mark queued/running jobs with a heartbeat older than ``stale_seconds`` as failed (their process died)."""
+def sweep_stale(engine: Engine, stale_seconds: float, *, alive_owner: str | None = None) -> int:
+    """Mark queued/running jobs with a heartbeat older than ``stale_seconds`` as failed (their process died).
+
+    ``alive_owner``: the calling runner — its own jobs are alive by definition (on SQLite a long import holds the
+    write lock, so its heartbeat cannot be written meanwhile; that must not fail it). Candidates are found by a
+    read first, so the usual case (nothing stale) never waits for the write lock."""
     cutoff = _now() - timedelta(seconds=stale_seconds)
     j = Job.__table__
+    cond = [j.c.status.in_(("queued", "running")), j.c.heartbeat_at < cutoff]
+    if alive_owner:
+        cond.append(j.c.owner != alive_owner)
+    with engine.connect() as conn:
+        ids = conn.execute(select(j.c.id).where(*cond)).scalars().all()
+    if not ids:
+        return 0
     with engine.begin() as conn:
-        n = conn.execute(update(j).where(j.c.status.in_(("queued", "running")), j.c.heartbeat_at < cutoff).values(
+        n = conn.execute(update(j).where(j.c.id.in_(ids), *cond).values(
             status="failed", stage="failed", finished_at=_now(),
             error={"code": "JOB_INTERRUPTED",
                    "zh": "任务因服务器重启或崩溃而中断，未完成的导入不会留下部分数据；请重新提交",
@@ -167,7 +178,7 @@ class JobRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:80]
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fangpin-job")
         self._stop = threading.Event()
-        sweep_stale(engine, stale_seconds)
+        self.sweep()
         self._ticker = threading.Thread(target=self._tick, name="fangpin-job-heartbeat", daemon=True)
         self._ticker.start()
 
@@ -192,6 +203,14 @@ class JobRunner:
                 created_at=now, heartbeat_at=now).returning(j.c.id)).scalar_one()
         self.pool.submit(self._run, int(jid))
         return int(jid)
+
+    def sweep(self) -> int:
+        """Fail the jobs of dead processes (never this runner's own); a busy database skips the sweep this time."""
+        try:
+            return sweep_stale(self.engine, self.stale_seconds, alive_owner=self.owner)
+        except OperationalError:
+            log.debug("stale-job sweep skipped (database busy)")
+            return 0
 
     def wait(self, job_id: int, timeout: float = 60.0) -> dict:
         """Block until the job is done or failed (tests, CLI)."""

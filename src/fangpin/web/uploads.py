@@ -28,8 +28,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from fangpin.auth import User
-from fangpin.jobs import KINDS, JobRunner, get_job, job_dict, sweep_stale
-from fangpin.jobs.kinds import IMPORT_ROLES, MONITOR_ROLES, ROSTER_ROLES
+from fangpin.jobs import KINDS, JobRunner, get_job, job_dict
+from fangpin.jobs.kinds import IMPORT_ROLES
 from fangpin.jobs.models import Job
 from fangpin.web.api import api_user
 from fangpin.web.session import csrf_ok
@@ -89,7 +89,7 @@ def feeds_user(user: User = Depends(api_user)) -> User:
 def _visible_job(request: Request, user: User, job_id: int):
     """The job row if this user may see it (own region and a role that may run its kind), else None (→ 404)."""
     eng = request.app.state.engine
-    sweep_stale(eng, runner(request.app).stale_seconds)
+    runner(request.app).sweep()
     with eng.connect() as conn:
         row = get_job(conn, job_id)
     if row is None or not row.region_code.startswith(user.scope) or not _may(user, row.kind):
@@ -278,7 +278,7 @@ def _recent(request: Request, user: User, limit: int) -> list[dict]:
     if not kinds:
         return []
     j = Job.__table__
-    sweep_stale(request.app.state.engine, runner(request.app).stale_seconds)
+    runner(request.app).sweep()
     with request.app.state.engine.connect() as conn:
         rows = conn.execute(select(j).where(j.c.kind.in_(kinds), j.c.region_code.startswith(user.scope))
                             .order_by(j.c.id.desc()).limit(limit)).all()
