@@ -122,6 +122,12 @@ def test_a_live_runner_never_fails_its_own_job_but_another_process_does(engine, 
     other = None
     try:
         jid = r.submit("test_slow2", {}, region_code="00")
+        deadline = time.time() + 30
+        while time.time() < deadline:  # claimed (the claim writes a fresh heartbeat)
+            with engine.connect() as c:
+                if get_job(c, jid).status == "running":
+                    break
+            time.sleep(0.05)
         old = datetime.now().replace(microsecond=0) - timedelta(minutes=5)
         with engine.begin() as c:
             c.execute(update(Job).where(Job.id == jid).values(heartbeat_at=old))
