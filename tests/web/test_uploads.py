@@ -312,3 +312,14 @@ def test_xlsx_upload_and_job_list(uclient, county, login):
     assert "'=1+1" in csv_text  # a formula in a report cell is neutralised
     items = uclient.get("/api/jobs").json()["items"]
     assert items[0]["id"] == j["id"] and items[0]["outcome"] == "committed" and "path" not in items[0]["params"]
+
+
+def test_upload_pages_have_every_string_in_both_languages(uclient, county, login, page_login):
+    csrf = login(uclient, "demo_county")
+    jid = _upload(uclient, csrf, "civil_affairs", "l.csv", civil_csv(county["village"], "l")).json()["id"]
+    _wait(uclient, jid)
+    page_login(uclient, "demo_county")
+    for lang in ("zh", "en"):
+        for path in ("/feeds", "/feeds/health", f"/jobs/{jid}", "/track", "/track?no=FP20240101AAAAAA"):
+            text = uclient.get(f"{path}{'&' if '?' in path else '?'}lang={lang}").text
+            assert "uploads_" not in re.sub(r'id="[^"]*"|class="[^"]*"|href="[^"]*"', "", text), (lang, path)
