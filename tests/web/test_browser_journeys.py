@@ -322,7 +322,11 @@ def test_bad_feed_upload_shows_per_row_errors(browser, server, county, tmp_path)
     page = _login(browser, server, "demo_department")
     try:
         page.goto(server + "/feeds")
-        page.select_option("#feed-select", "civil_affairs")
+        page.select_option("#feed-select", "medical")
+        page.select_option("#feed-select", "civil_affairs")  # the page lists the chosen contract's columns
+        assert page.locator("#feed-columns [data-feed='civil_affairs']").is_visible()
+        assert not page.locator("#feed-columns [data-feed='medical']").is_visible()
+        assert "变动类型*" in page.inner_text("#feed-columns")
         page.set_input_files("#upload-form input[name=file]", str(f))
         _shot(page, "feed-upload")
         page.click("#upload-form button[type=submit]")

@@ -21,3 +21,16 @@
   }
   setTimeout(poll, 300);
 })();
+
+// feed upload page: show only the chosen feed's columns
+(function () {
+  var sel = document.getElementById("feed-select");
+  if (!sel) return;
+  function show() {
+    document.querySelectorAll("[data-feed]").forEach(function (p) {
+      p.hidden = p.getAttribute("data-feed") !== sel.value;
+    });
+  }
+  sel.addEventListener("change", show);
+  show();
+})();
