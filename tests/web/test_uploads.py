@@ -185,6 +185,25 @@ def test_a_job_of_a_dead_process_is_marked_failed_not_left_running(uapp, uclient
     assert j["status"] == "failed" and j["error"]["code"] == "JOB_INTERRUPTED" and j["error"]["zh"]
 
 
+def test_server_start_marks_jobs_of_its_crashed_predecessor_failed(county, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fangpin.web.app import create_app
+
+    app = create_app(county["url"], secret_key="t")
+    app.state.job_spool = tmp_path / "jobs"
+    old = datetime.now().replace(microsecond=0) - timedelta(minutes=10)
+    with app.state.engine.begin() as c:
+        jid = c.execute(insert(Job).values(kind="monitor", status="queued", params={}, progress=0.0, stage="queued",
+                                           region_code="00", owner="crashed:1:x", created_at=old, heartbeat_at=old)
+                        .returning(Job.id)).scalar_one()
+    with TestClient(app):  # server start-up, no request
+        with app.state.engine.connect() as c:
+            assert c.execute(select(Job.status).where(Job.id == jid)).scalar_one() == "failed"
+    assert app.state.job_runner._stop.is_set()  # stopped with the server
+    app.state.engine.dispose()
+
+
 def test_generic_hook_runs_a_registered_kind_with_artefact_and_records_crashes(uapp, uclient, county, login):
     from fangpin.web.uploads import runner
 

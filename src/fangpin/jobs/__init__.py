@@ -171,8 +171,7 @@ class JobRunner:
         from fangpin.jobs import kinds  # noqa: F401  (registers the built-in kinds)
 
         self.engine = engine
-        self.spool = Path(spool)
-        self.spool.mkdir(parents=True, exist_ok=True)
+        self.spool = Path(spool)  # created when first used
         self.stale_seconds = stale_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:80]
@@ -225,8 +224,9 @@ class JobRunner:
             time.sleep(0.1)
 
     def shutdown(self) -> None:
+        """Stop: a running job finishes; queued ones are not started (the next server marks them failed)."""
         self._stop.set()
-        self.pool.shutdown(wait=True, cancel_futures=False)
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     # -- internals -----------------------------------------------------------------------------------------------
     def _update(self, job_id: int, values: dict, quiet: bool = False) -> None:

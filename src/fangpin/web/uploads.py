@@ -112,7 +112,7 @@ def _safe_name(name: str | None) -> str:
 async def _spool(app, files: list[UploadFile]) -> tuple[Path, list[tuple[str, Path, str]]]:
     """Write uploads to a fresh spool directory: [(original name, path, sha256)]. Refuses wrong types and size."""
     d = runner(app).spool / f"upload-{uuid.uuid4().hex}"
-    d.mkdir(parents=True)
+    d.mkdir(parents=True)  # creates the spool directory on first use
     out = []
     total = 0
     try:
@@ -589,3 +589,7 @@ def install(app) -> None:
     env.filters["rule_label"] = rule_label
     env.filters["wf_label"] = wf_label
     app.include_router(router)
+    # the runner starts with the server, so jobs of a crashed predecessor are marked failed at once
+    app.router.on_startup.append(lambda: runner(app))
+    app.router.on_shutdown.append(lambda: app.state.job_runner.shutdown()
+                                  if getattr(app.state, "job_runner", None) else None)
