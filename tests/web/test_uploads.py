@@ -298,6 +298,7 @@ def test_bad_roster_upload_lists_row_errors_and_imports_nothing(uapp, uclient, p
     assert j["status"] == "done" and j["result"]["status"] == "rejected", j
     assert any(e["file"] == "households.csv" and e["row"] == 2 for e in j["result"]["errors"])
     assert _batches(uapp) == before  # all or nothing
+    assert set(j["params"]) == {"as_of", "files"}  # no server paths
     page = uclient.get(f"/jobs/{jid}").text
     assert 'id="row-errors"' in page and "households.csv" in page
     page_login(uclient, "demo_department")  # a department officer imports feeds, not the roster

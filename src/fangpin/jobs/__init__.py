@@ -99,7 +99,7 @@ def _iso(d):
 
 def _public_params(p: dict) -> dict:
     # server-side spool paths are not for clients
-    return {k: v for k, v in p.items() if k not in ("path", "paths", "spool")}
+    return {k: v for k, v in p.items() if k not in ("path", "paths", "spool", "dir")}
 
 
 def get_job(conn, job_id: int):
