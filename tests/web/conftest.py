@@ -1,5 +1,5 @@
 """A small synthetic county (300 households) with monitoring run and one demo user per role, shared by the web
-tests of a module (SQLite; the domain services are tested on PostgreSQL elsewhere)."""
+tests (on SQLite and PostgreSQL: the `county` fixture is parametrised like the `engine` fixture)."""
 from __future__ import annotations
 
 from datetime import date
@@ -14,13 +14,12 @@ from fangpin.db import make_engine, upgrade
 PASSWORD = "fangpin-demo"
 
 
-@pytest.fixture(scope="session")
-def county(tmp_path_factory):
+def build_county(url: str) -> dict:
+    """300 synthetic households monitored as of 2024-12-31, one demo user per role, and a cadre of another village."""
     from fangpin.alerts.service import monitor
     from fangpin.synth.run import SynthParams, run
 
-    path = tmp_path_factory.mktemp("web") / "web.db"
-    e = make_engine(f"sqlite:///{path}")
+    e = make_engine(url)
     upgrade(e)
     run(e, SynthParams(households=300, months=24, seed=3), None)
     monitor(e, date(2024, 12, 31))
@@ -31,7 +30,7 @@ def county(tmp_path_factory):
     by_village: dict[str, int] = {}
     for code, _ in rows:
         by_village[code] = by_village.get(code, 0) + 1
-    village = max(by_village, key=by_village.get)
+    village = max(sorted(by_village), key=by_village.get)
     with e.begin() as c:
         users = seed_demo_users(c, village, PASSWORD)
         from fangpin.registry.service import current_households
@@ -41,7 +40,39 @@ def county(tmp_path_factory):
                                   .order_by(hq.c.region_code).limit(1)).scalar_one()
         create_user(c, "other_village", PASSWORD, "village_cadre", other_village, "邻村干部")
     e.dispose()
-    return {"url": f"sqlite:///{path}", "village": village, "other_village": other_village, "users": users}
+    return {"url": url, "village": village, "other_village": other_village, "users": users}
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+def county(request, tmp_path_factory):
+    """The web tests' county on SQLite and on the real PostgreSQL server of `make test` (FANGPIN_TEST_PG_URL)."""
+    if request.param == "sqlite":
+        yield build_county(f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}")
+        return
+    import os
+    import uuid
+
+    from sqlalchemy import text
+
+    pg = os.environ.get("FANGPIN_TEST_PG_URL")
+    if not pg:
+        if os.environ.get("FANGPIN_REQUIRE_PG") == "1":
+            pytest.fail("FANGPIN_REQUIRE_PG=1 but FANGPIN_TEST_PG_URL is not set")
+        pytest.skip("PostgreSQL not available (run `make test`)")
+    admin = make_engine(pg, isolation_level="AUTOCOMMIT")
+    name = "t_web_" + uuid.uuid4().hex[:10]
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    yield build_county(pg.rsplit("/", 1)[0] + "/" + name)
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_county(tmp_path_factory):
+    """A SQLite-only county for the browser journeys (the browser tests the UI, the DB parity is tested above)."""
+    return build_county(f"sqlite:///{tmp_path_factory.mktemp('webb') / 'web.db'}")
 
 
 @pytest.fixture

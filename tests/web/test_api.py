@@ -47,8 +47,11 @@ def test_every_role_logs_in_and_sees_only_its_region(client, county, login):
         login(client, u["username"])
         me = client.get("/api/me").json()
         assert me["role"] == u["role"] and me["region_code"] == u["region_code"]
-        d = client.get("/api/dashboard").json()
-        assert d["households"] > 0
+        d = client.get("/api/dashboard")
+        if u["role"] == "department_officer":  # upload and feed health only (issue 6)
+            assert d.status_code == 403
+        else:
+            assert d.json()["households"] > 0
         hh = client.get("/api/households")
         if u["role"] in ("department_officer", "province_viewer"):
             assert hh.status_code == 403  # aggregates only

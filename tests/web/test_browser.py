@@ -23,12 +23,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(county):
+def server(sqlite_county):
     import uvicorn
 
     from fangpin.web.app import create_app
 
-    app = create_app(county["url"], secret_key="browser-test")
+    app = create_app(sqlite_county["url"], secret_key="browser-test")
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -45,7 +45,9 @@ def server(county):
 
 
 @pytest.mark.browser
-def test_county_officer_dashboard_and_phone_self_application(server, county):
+@pytest.mark.xdist_group("browser")  # with the journeys: one SQLite county per run
+def test_county_officer_dashboard_and_phone_self_application(server, sqlite_county):
+    county = sqlite_county
     if not Path(CHROMIUM).exists():
         if os.environ.get("FANGPIN_REQUIRE_BROWSER") == "1":
             pytest.fail(f"FANGPIN_REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt package `chromium`)")

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 from sqlalchemy import select
@@ -18,8 +19,13 @@ from fangpin.monitoring import snapshot as S
 
 
 def monitor(db: Engine, as_of: date, *, engine: str = "duckdb", snapshot_dir: Path | None = None,
-            households: list[int] | None = None, store: bool = True) -> tuple[dict, E.RunResult]:
-    """Full run (all households) or incremental run (only ``households``); returns (report, result)."""
+            households: list[int] | None = None, store: bool = True,
+            progress: Callable[[float, str], None] | None = None) -> tuple[dict, E.RunResult]:
+    """Full run (all households) or incremental run (only ``households``); returns (report, result).
+
+    ``progress(fraction, stage)`` (optional): stages snapshot, rules, store."""
+    tick = progress or (lambda f, s: None)
+    tick(0.0, "snapshot")
     upgrade(db)
     t0 = time.perf_counter()
     started = datetime.now().replace(microsecond=0)
@@ -33,6 +39,7 @@ def monitor(db: Engine, as_of: date, *, engine: str = "duckdb", snapshot_dir: Pa
     hh = pa.array(sorted(set(households)), pa.int64()) if households else None
     if engine == "spark" and hh is not None:
         raise ValueError("incremental runs use the embedded engine (DuckDB)")
+    tick(0.4, "rules")
     result = E.run(snap, as_of, engine=engine, households=hh)
     t2 = time.perf_counter()
     by_rule = Counter(a.rule_id for a in result.alerts)
@@ -45,6 +52,7 @@ def monitor(db: Engine, as_of: date, *, engine: str = "duckdb", snapshot_dir: Pa
         "seconds": {"snapshot": round(t1 - t0, 2), "rules": round(t2 - t1, 2)},
     }
     if store:
+        tick(0.8, "store")
         report["stored"] = store_run(db, result, as_of=as_of, engine_name=engine, mode=report["mode"],
                                      started_at=started, report={k: v for k, v in report.items() if k != "stored"})
     if tmp is not None:

@@ -29,6 +29,32 @@ def _engine(db: Optional[str]):
     return make_engine(db)
 
 
+class stage_progress:
+    """A Rich progress bar fed by a domain service's ``progress(fraction, stage)`` callback (import, monitor)."""
+
+    def __init__(self, label: str):
+        self.label = label
+
+    def __enter__(self):
+        from fangpin.jobs import STAGES
+
+        self._stages = STAGES
+        self._p = Progress(TextColumn(f"[bold]{self.label}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                           TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=False)
+        self._p.__enter__()
+        self._task = self._p.add_task("", total=1.0)
+        return self
+
+    def __call__(self, fraction: float, stage: str) -> None:
+        zh, en = self._stages.get(stage, (stage, stage))
+        self._p.update(self._task, completed=fraction, description=f"{zh} / {en}")
+
+    def __exit__(self, *exc):
+        if exc[0] is None:
+            self._p.update(self._task, completed=1.0, description="完成 / done")
+        return self._p.__exit__(*exc)
+
+
 def _write_json(path: Optional[Path], data: dict) -> None:
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +152,9 @@ def import_roster_cmd(
 
     from fangpin.exchange.roster import import_roster
 
-    rep = import_roster(_engine(db), directory, valid_from=date.fromisoformat(as_of) if as_of else None)
+    with stage_progress("roster") as prog:
+        rep = import_roster(_engine(db), directory, valid_from=date.fromisoformat(as_of) if as_of else None,
+                            progress=prog)
     data = rep.as_dict()
     _write_json(report_json, data)
     if rep.errors:
@@ -223,7 +251,9 @@ def import_feed_cmd(
     from fangpin.exchange.feeds import import_feed
 
     try:
-        rep = import_feed(_engine(db), feed, file, as_of=date.fromisoformat(as_of) if as_of else None)
+        with stage_progress(f"feed {feed}") as prog:
+            rep = import_feed(_engine(db), feed, file, as_of=date.fromisoformat(as_of) if as_of else None,
+                              progress=prog)
     except KeyError as e:
         console.print(str(e.args[0]))
         raise typer.Exit(code=2)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from fangpin.cli.main import DbOpt, _engine, _write_json, app, console
+from fangpin.cli.main import DbOpt, _engine, _write_json, app, console, stage_progress
 
 
 @app.command()
@@ -36,7 +36,9 @@ def monitor(
 
     with tempfile.TemporaryDirectory(prefix="fangpin-snap-") as tmp:
         snap_dir = snapshot_dir or Path(tmp)
-        report, result = run_monitor(e, d, engine=engine, snapshot_dir=snap_dir, households=households)
+        with stage_progress("monitor") as prog:
+            report, result = run_monitor(e, d, engine=engine, snapshot_dir=snap_dir, households=households,
+                                         progress=prog)
         if scores_out is not None:
             report["scores"] = cli_scores(snap_dir, result, d, scores_out, model_path=model)
     _write_json(report_json, report)

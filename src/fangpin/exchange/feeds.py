@@ -606,9 +606,14 @@ def _manifest_append(root: Path, entry: dict) -> None:
 
 def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | None = None,
                 as_of: date | None = None, recorded_at: datetime | None = None,
-                contract: Contract | None = None, landing_dir: Path | None = None) -> FeedReport:
-    """Import one department file for ``feed`` (FEEDS.md §B) as one batch; see the module docstring."""
+                contract: Contract | None = None, landing_dir: Path | None = None,
+                progress: Callable[[float, str], None] | None = None) -> FeedReport:
+    """Import one department file for ``feed`` (FEEDS.md §B) as one batch; see the module docstring.
+
+    ``progress(fraction, stage)`` (optional) is told how far the import is: stages read, validate, link, write."""
     t0 = time.perf_counter()
+    tick = progress or (lambda f, s: None)
+    tick(0.0, "read")
     if engine not in _UPGRADED:  # one schema check per engine and process (a replay imports hundreds of files)
         upgrade(engine)
         _UPGRADED.add(engine)
@@ -634,12 +639,16 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     report.skipped = [{"row": r, "reason": why} for r, why in table.skipped]
     report.extra_columns = list(table.extra_columns)
     report.rows = len(table.rows)
+    tick(0.1, "validate")
 
     parser = _Parser(c, report)
     rows: list[_Row] = []
     first_seen: dict[str, int] = {}
     same_person: dict[str, int] = {}
-    for src in table.rows:
+    n_rows = max(len(table.rows), 1)
+    for k, src in enumerate(table.rows):
+        if k % 2000 == 0:
+            tick(0.1 + 0.4 * k / n_rows, "validate")
         r = parser.row(src.row_number, src.values)
         if r is None:
             continue
@@ -661,6 +670,7 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     report.rejected = len({e.row for e in report.errors})
     report.accepted = len(rows)
 
+    tick(0.5, "link")
     with engine.connect() as conn:
         _link(conn, c, rows, report)
     for r in rows:
@@ -681,6 +691,7 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     report.landing = str(rel)
     recorded_at = recorded_at or datetime.now().replace(microsecond=0)
     as_of = as_of or date.today()
+    tick(0.8, "write")
     committed = _write(engine, c, report, rows, sha, rel, as_of, recorded_at, t0)
     if not committed:
         return report

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Engine, select
 
@@ -218,8 +218,13 @@ def _code(rows: _Rows, row: int, column: str, value: Any, list_name: str, strict
 
 
 def import_roster(engine: Engine, source: Path | dict[str, Path], *, valid_from: date | None = None,
-                  recorded_at: datetime | None = None) -> RosterReport:
-    """Import the roster files (a directory, or {role: path}); all or nothing."""
+                  recorded_at: datetime | None = None,
+                  progress: Callable[[float, str], None] | None = None) -> RosterReport:
+    """Import the roster files (a directory, or {role: path}); all or nothing.
+
+    ``progress(fraction, stage)`` (optional) is told how far the import is: stages read, validate, write."""
+    tick = progress or (lambda f, s: None)
+    tick(0.0, "read")
     upgrade(engine)
     report = RosterReport()
     paths = find_files(source) if isinstance(source, Path) else dict(source)
@@ -265,6 +270,7 @@ def import_roster(engine: Engine, source: Path | dict[str, Path], *, valid_from:
             report.message_en = "these files were imported before; nothing changed"
             return report
 
+    tick(0.2, "validate")
     hh_rows = _validate_households(report, tables["households"])
     mem_rows = _validate_members(report, tables["members"], valid_from)
     inc_rows = _validate_income(report, tables["income"]) if "income" in tables else []
@@ -276,6 +282,7 @@ def import_roster(engine: Engine, source: Path | dict[str, Path], *, valid_from:
         report.message_zh = f"发现 {len(report.errors)} 处错误（{n} 行），整批未导入，请按报告修改后重新上传"
         report.message_en = f"{len(report.errors)} problem(s) in {n} row(s); nothing was imported — fix them and upload again"
         return report
+    tick(0.6, "write")
     _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_rows, gua_rows)
     return report
 

@@ -92,6 +92,9 @@ def me(request: Request, user: User = Depends(api_user)) -> dict:
 @router.get("/dashboard")
 def dashboard(request: Request, user: User = Depends(api_user)) -> dict:
     """Aggregates for the user's region: households, persons, open alerts by rule and township, cases by state."""
+    if user.role == "department_officer":  # upload and feed health only (issue 6)
+        raise HTTPException(403, detail={"code": "AUTH_ROLE", "message_zh": "部门数据专员只能上报数据和查看数据源健康",
+                                         "message_en": "Department data officers see upload and feed health only"})
     with _engine(request).connect() as conn:
         return {"region_code": user.region_code, **Q.dashboard(conn, user.scope)}
 

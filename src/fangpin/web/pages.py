@@ -89,6 +89,8 @@ def dashboard_page(request: Request, month: str | None = None, area: str | None 
         return resp
     from fangpin.web.reports import dashboard_page_context  # charts, analysis text, drill-down (fangpin.reports)
 
+    if u.role == "department_officer":  # upload and feed health only (issue 6)
+        return RedirectResponse("/feeds", status_code=303)
     with request.app.state.engine.connect() as conn:
         d = Q.dashboard(conn, u.scope)
         name = Q.region_names(conn, [u.region_code]).get(u.region_code.ljust(12, "0"), "")
