@@ -31,6 +31,7 @@ from fangpin.auth import User
 from fangpin.jobs import KINDS, JobRunner, get_job, job_dict
 from fangpin.jobs.kinds import IMPORT_ROLES
 from fangpin.jobs.models import Job
+from fangpin.reports.cells import safe_cell
 from fangpin.web.api import api_user
 from fangpin.web.session import csrf_ok
 
@@ -314,20 +315,11 @@ def api_job_errors_csv(job_id: int, request: Request, user: User = Depends(api_u
                 "级别 level"])
     for level, items in (("error", res.get("errors") or []), ("warning", res.get("warnings") or [])):
         for e in items:
-            w.writerow([_cell(x) for x in (e.get("file", res.get("file", "")), e.get("row"), e.get("column"),
+            w.writerow([safe_cell(x) for x in (e.get("file", res.get("file", "")), e.get("row"), e.get("column"),
                                            e.get("value"), e.get("code"), e.get("reason_zh"), e.get("reason_en"),
                                            level)])
     return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="job-{job_id}-errors.csv"'})
-
-
-def _cell(v) -> str:
-    """Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is prefixed with a quote, unless it is
-    a plain number (-5 stays a number)."""
-    s = "" if v is None else str(v)
-    if re.fullmatch(r"[-+]?\d+(\.\d+)?", s):
-        return s
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
 @router.get("/api/jobs/{job_id}/artefact", tags=["jobs"], response_class=FileResponse)
