@@ -162,6 +162,9 @@ CATALOGUE: Mapping[str, ParamSpec] = {
         _spec("first_measure_max_days", "int", "days",
               "Days after identification by which the first assistance measure must start",
               "认定后落实首项帮扶措施时限", "POLICY.md §5"),
+        _spec("follow_up_visit_interval_days", "int", "days",
+              "Days between scheduled follow-up visits (回访) to a monitored household",
+              "定期跟踪回访间隔天数", "POLICY.md §4.2; seed 004 line 45"),
         # --- Risk removal (风险消除) — POLICY.md §9
         _spec("removal_min_stable_income_months", "int", "months",
               "Months of stable income above the line required for risk removal", "风险消除收入持续稳定月数",
