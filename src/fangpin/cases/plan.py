@@ -29,7 +29,7 @@ from fangpin.policy import ParameterSet
 from fangpin.textnorm import clean_name, normalize_phone
 
 __all__ = ["ensure_plan", "assign_helper", "add_measure", "end_measure", "record_delivery", "schedule_visit",
-           "schedule_visits", "schedule_next_visit", "record_visit", "plan_checks", "assistance_chain", "PlanCheck", "SOURCES"]
+           "schedule_visits", "schedule_next_visit", "cadre_visit", "record_visit", "plan_checks", "assistance_chain", "PlanCheck", "SOURCES"]
 
 SOURCES = ("relapse_prevention", "civil_affairs")
 MONITORED_STATES = ("MONITORED", "REMOVAL_PROPOSED", "REMOVAL_VERIFIED", "REMOVAL_UNDER_NOTICE",
@@ -395,3 +395,41 @@ def assistance_chain(conn: Connection, household: int | str, on: date, *, hooks:
         "all": measures, "helpers": helpers, "visits": visits, "checks": plan_checks(conn, hid, on),
         "eligibility_suggestions": suggestions,
     }
+
+
+def cadre_visit(conn: Connection, household: int | str, actor: Actor, *, done_on: date, result: str,
+                new_risk: bool = False, open_lead: bool = False, risk_types: list[str] | None = None,
+                at: datetime | None = None) -> dict:
+    """A cadre's visit to a household (基层干部排查/定期跟踪回访, POLICY.md §4.2; seed 004 line 45), in one transaction:
+
+    * the household's earliest pending follow-up visit is recorded as done (or, if none is scheduled, an unscheduled
+      visit is recorded on the chain); while the household is monitored the next visit is scheduled;
+    * with ``open_lead`` (a new risk found in a household that has no open case) a ``cadre_visit`` lead is opened
+      through :func:`fangpin.cases.open_lead`, so it goes through the whole statutory procedure. A household that
+      already has an open case keeps it: the visit's ``new_risk`` flag is what blocks its removal (POLICY.md §9).
+
+    Returns ``{"visit_id", "next_visit_id", "case_id", "case_no"}``."""
+    from fangpin.cases.service import open_lead as _open_lead
+
+    if not (result or "").strip():
+        raise refuse("PLAN_VISIT_RESULT", "须填写回访结果", "The visit result is required")
+    hid, _, _, at, _ = _prepare(conn, household, actor, at)
+    existing = _open_case(conn, hid) if open_lead else None
+    if existing is not None:  # checked before anything is written
+        raise refuse("CASE_ALREADY_OPEN", f"该户已有在办案件 {existing['case_no']},新风险请在该案件中登记(调整风险类型)",
+                     f"The household already has an open case {existing['case_no']}: record the new risk there "
+                     "(update_risks)", case_id=existing["id"])
+    plan = _plan_row(conn, hid)
+    pending = None
+    if plan is not None:
+        pending = conn.execute(select(FollowUpVisit.id).where(FollowUpVisit.plan_id == plan["id"],
+                                                              FollowUpVisit.done_on.is_(None))
+                               .order_by(FollowUpVisit.due_date, FollowUpVisit.id).limit(1)).scalar()
+    vid = int(pending) if pending is not None else schedule_visit(conn, hid, actor, due_date=done_on, at=at)
+    nxt = record_visit(conn, vid, actor, done_on=done_on, result=result, new_risk=new_risk or open_lead, at=at)
+    out: dict[str, Any] = {"visit_id": vid, "next_visit_id": nxt, "case_id": None, "case_no": None}
+    if open_lead:
+        c = _open_lead(conn, actor, source="cadre_visit", household=hid, risk_types=risk_types or [],
+                       comment=result.strip(), at=at)
+        out.update(case_id=c.id, case_no=c.case_no)
+    return out
