@@ -88,4 +88,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from fangpin.web import cases as _cases; app.include_router(_cases.router)  # noqa: E702  (assistance chain)
     return app
