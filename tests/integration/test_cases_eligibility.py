@@ -129,3 +129,19 @@ def test_follow_up_visits_follow_the_dated_interval_parameter_policy_4_2(engine)
         nxt = record_visit(conn, first["id"], CADRE, done_on=at(38).date(), result="务工收入稳定", at=at(38))
         second = conn.execute(select(FollowUpVisit.__table__).where(FollowUpVisit.id == nxt)).mappings().one()
         assert second["due_date"] == at(68).date() and second["done_on"] is None
+
+
+def test_a_yearly_income_row_is_the_12_month_income_when_months_are_missing_feeds_income(engine):
+    from sqlalchemy import insert
+
+    from fangpin.registry.models import IncomeRecord
+
+    with engine.begin() as conn:
+        hid = make_household(conn, "HH-1", monthly_net=None)
+        conn.execute(insert(IncomeRecord).values(
+            household_id=hid, period="2024", period_start=date(2024, 1, 1), period_end=date(2024, 12, 31),
+            recorded_at=datetime(2025, 1, 5), wage=3600, business=0, property=0, transfer=0, business_cost=0, claims=0,
+            medical_oop=0, education_cost=0))
+        run = assess_eligibility(conn, "HH-1", TOWNSHIP, on=date(2025, 3, 1), at=at(0))
+    assert run["ok"] and run["inputs"]["income_basis"] == "year" and run["inputs"]["months"] == ["2024"]
+    assert run["income"]["net_income"] == 3600.0 and _by(run, "dibao")["eligible"]

@@ -17,15 +17,20 @@ def _csrf(html: str) -> str:
 
 
 def _free_households(county, n: int) -> list[str]:
-    """Households of the demo village with no case (other web tests use the ones with alerts first)."""
+    """Households of the demo village with income records and no case (other web tests take cases first)."""
+    from fangpin.registry.models import IncomeRecord
+
     e = make_engine(county["url"])
     hq = current_households().subquery()
     with e.connect() as c:
         taken = set(c.execute(select(CaseFile.household_id).where(CaseFile.household_id.is_not(None))).scalars())
+        with_income = set(c.execute(select(IncomeRecord.household_id).distinct()).scalars())
         rows = c.execute(select(hq.c.hh_no, hq.c.household_id).where(hq.c.region_code == county["village"])
                          .order_by(hq.c.hh_no.desc())).all()
     e.dispose()
-    return [h for h, hid in rows if hid not in taken][:n]
+    free = [h for h, hid in rows if hid not in taken and hid in with_income]
+    assert len(free) >= n
+    return free[:n]
 
 
 def _other_household(county) -> str:

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from fangpin import codes
@@ -77,7 +77,8 @@ def registry_household(conn: Connection, household: int | str, on: date, *, moni
 
     Income: the ``income_rolling_months`` (POLICY.md §3 [L], 12) complete months before ``on`` from ``income_record``
     (household-level wage, business, business costs, property, transfers; medical out-of-pocket and education as rigid
-    spending). The registry records transfers as one figure, so items the civil-affairs income excludes (pensions,
+    spending); without a full window of monthly rows, the latest complete calendar year recorded as one row (FEEDS.md
+    income period YYYY). A partial window is used as recorded and flagged in ``inputs`` (months_found < expected). The registry records transfers as one figure, so items the civil-affairs income excludes (pensions,
     assistance received …) cannot be separated and stay counted — the officer corrects that on the calculator form."""
     from fangpin.assistance import Household, Income, Member, Spending, load_rules
     from fangpin.registry.service import current_income, household_as_of
@@ -94,6 +95,15 @@ def registry_household(conn: Connection, household: int | str, on: date, *, moni
     inc = current_income(on).subquery()
     rows = list(conn.execute(select(inc).where(and_(inc.c.household_id == hid, inc.c.period.in_(months))))
                 .mappings())
+    basis = "months"
+    if len(rows) < n:
+        # FEEDS.md income: period = YYYY-MM or YYYY. Without a full window of monthly records, the latest complete
+        # calendar year recorded as one row is the 12-month income (POLICY.md §3 [L] 12 months).
+        year = conn.execute(select(inc).where(inc.c.household_id == hid, func.length(inc.c.period) == 4,
+                                              inc.c.period_end < on).order_by(inc.c.period.desc()).limit(1)
+                            ).mappings().first()
+        if year is not None:
+            rows, basis = [year], "year"
     if not rows:
         raise RegistryDataError(f"household {hh_no} has no income records in the {n} months {months[-1]}–{months[0]} / "
                                 f"户 {hh_no} 近 {n} 个月({months[-1]}–{months[0]})无收入记录,无法测算")
@@ -122,8 +132,9 @@ def registry_household(conn: Connection, household: int | str, on: date, *, moni
         spending=Spending(medical_oop=tot("medical_oop"), education=tot("education_cost")),
         household_type=_code("household_types", view.attributes.get("hh_type")),
         monitored_type=monitored_type, current_dibao=current_dibao)
-    inputs = {"hh_no": hh_no, "region_code": region, "months_expected": n, "months_found": len(rows),
-              "months": sorted(r["period"] for r in rows), "members": len(members),
+    inputs = {"hh_no": hh_no, "region_code": region, "income_basis": basis, "months_expected": n,
+              "months_found": 12 if basis == "year" else len(rows), "months": sorted(r["period"] for r in rows),
+              "members": len(members),
               "monitored_type": monitored_type, "current_dibao": current_dibao,
               "note_zh": "转移性收入按基础数据库总额计入(无法区分不计入项目)",
               "note_en": "transfers counted as the registry total (excluded items cannot be separated)"}
