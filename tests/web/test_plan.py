@@ -145,6 +145,7 @@ def test_plan_page_forms_and_phone_visit_form(client, county, page_login):
     assert r.status_code == 303
     assert 'id="eligibility-run"' in client.get(f"/households/{hh}/plan").text or \
         'id="eligibility-error"' in client.get(f"/households/{hh}/plan").text
+    assert 'id="eligibility-summary"' in client.get(f"/households/{hh}").text  # shown on the household page
     assert "Assistance plan" in client.get(f"/households/{hh}/plan?lang=en").text
     client.get("/dashboard?lang=zh")
     # the phone form: record a visit and open a cadre-visit lead
