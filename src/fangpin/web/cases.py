@@ -259,6 +259,12 @@ def _choices() -> dict[str, Any]:
             "risk_types": lists["risk_types"].entries}
 
 
+def _labels(lang: str) -> dict[str, str]:
+    lists = codes.load_code_lists()
+    return {e.code: (e.zh if lang == "zh" else e.en)
+            for n in ("measure_categories", "assistance_types") for e in lists[n].entries}
+
+
 def _plan_page(request: Request, u: User, hh_no: str, status: int = 200, error: str | None = None,
                notice: str | None = None):
     with request.app.state.engine.connect() as conn:
@@ -267,7 +273,7 @@ def _plan_page(request: Request, u: User, hh_no: str, status: int = 200, error: 
         ch = _chain(conn, hh_no, date.today())
     can_write = u.role in workflow().roles
     return render(request, "cases/plan.html", status, ch=ch, hh_no=hh_no, today=date.today().isoformat(),
-                  error=error, notice=notice, can_write=can_write, **_choices())
+                  error=error, notice=notice, can_write=can_write, labels=_labels(request.state.lang), **_choices())
 
 
 @router.get("/households/{hh_no}/plan", response_class=HTMLResponse, include_in_schema=False)
