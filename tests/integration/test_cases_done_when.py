@@ -109,3 +109,16 @@ def test_first_measure_late_escalates_to_the_county_and_counts_in_kpis_policy_5(
         assert "FIRST_MEASURE" not in {i.rule for i in overdue(conn, at(46).date())}
         k = kpis(conn, VILLAGE[:6], (date(2025, 1, 1), date(2025, 12, 31)), today=at(46).date())
     assert k["measures_within_month"]["value"] == 0.0 and k["measures_within_month"]["denominator"] == 1
+
+
+def test_demo_chain_of_the_monitored_case_goes_through_the_domain_services(engine):
+    from fangpin.demo_cases import _seed_plan
+    from test_cases_factory import identify
+
+    with engine.begin() as conn:
+        make_household(conn, "HH-1")
+        c = identify(conn, "HH-1")
+        _seed_plan(conn, c.household_id, TOWNSHIP, at(10))
+        ch = assistance_chain(conn, "HH-1", at(20).date())
+        assert latest_eligibility(conn, "HH-1")["trigger"] == "identification"
+    assert all(x.ok for x in ch["checks"]) and ch["relapse_prevention"][0]["deliveries"] == 1 and ch["visits"]
