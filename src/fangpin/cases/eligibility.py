@@ -224,6 +224,7 @@ def assess_eligibility(conn: Connection, household: int | str, actor: Actor | No
     held = set(profile.categories)
     active = _active_subtypes(conn, plan["id"], on)
     proposed: set[str] = set()
+    rows: list[dict[str, Any]] = []
     for prog, member, d in results:
         spec = PROGRAMMES.get(prog, {})
         proposal = category = subtype = None
@@ -242,11 +243,12 @@ def assess_eligibility(conn: Connection, household: int | str, actor: Actor | No
                     proposal, measure_id = ("on_chain", hit) if hit is not None else ("measure", None)
             else:
                 proposal = "referral"
-        conn.execute(insert(EligibilityResult).values(
+        rows.append(dict(
             run_id=run_id, programme=prog, member=member, eligible=bool(d.eligible), rule_id=d.rule_id,
             reference=d.reference, amount_month=_f(d.amount_month), amount_year=_f(d.amount_year),
             decision=jsonable(d.to_dict()), proposal=proposal, category=category, subtype=subtype,
             measure_id=measure_id))
+    conn.execute(insert(EligibilityResult.__table__), rows)  # one executemany
     return latest_eligibility(conn, hid, run_id=run_id)  # type: ignore[return-value]
 
 
