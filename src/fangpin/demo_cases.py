@@ -1,5 +1,5 @@
 """Demo only: open cases from alerts in one village and leave them at every step of the procedure (POLICY.md §5),
-so the workbench shows each state. Goes through the domain services like any user would — no step is skipped."""
+so the workbench shows each state; the monitored one gets an assistance chain (helper, measure, delivery). Goes through the domain services like any user would — no step is skipped."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -51,8 +51,24 @@ def seed_cases(engine: Engine, village: str, start: datetime) -> list[dict]:
             for s in steps:
                 case = act(conn, case.id, s, who[s], expected_version=case.version, at=start + timedelta(days=day[s]),
                            payload=payload.get(s), comment="演示数据" if s == "reject" else None)
+            if case.state == "MONITORED":  # its assistance chain: helper, a development measure, a delivery (§8)
+                _seed_plan(conn, case.household_id, township, start + timedelta(days=day["county_approve"]))
         out.append({"case_id": case.id, "state": case.state, "household_id": case.household_id})
     return out
+
+
+def _seed_plan(conn, household_id: int, township: Actor, approved: datetime) -> None:
+    """Demo assistance chain of the monitored case, through the domain services (POLICY.md §8; §5 first measure
+    within a month). Eligibility and the first follow-up visit were recorded by the county approval itself."""
+    from fangpin.cases import add_measure, assign_helper, record_delivery
+
+    on = approved + timedelta(days=3)
+    assign_helper(conn, household_id, township, name="示范帮扶干部", unit="县农业农村局（演示）", phone=None,
+                  start_date=on.date(), at=on)
+    mid = add_measure(conn, household_id, township, category="EMPLOYMENT", start_date=on.date(),
+                      description="就业帮扶：推荐县内务工岗位（演示）", at=on)
+    record_delivery(conn, mid, township, delivered_on=(on + timedelta(days=2)).date(), note="已到岗（演示）",
+                    at=on + timedelta(days=2))
 
 
 __all__ = ["seed_cases", "PLAN", "date"]

@@ -64,3 +64,12 @@ def test_demo_seeds_a_case_at_every_step_through_the_domain_services(sqlite_engi
     cases = seed_cases(sqlite_engine, village, T0)
     assert len(cases) == min(len(PLAN), households) >= 3
     assert [c["state"] for c in cases] == [state for state, _ in PLAN][:len(cases)]
+    monitored = [c for c in cases if c["state"] == "MONITORED"]
+    if monitored:  # the monitored case has its chain: eligibility run, first visit, helper, measure, delivery
+        from fangpin.cases import assistance_chain, latest_eligibility
+
+        with sqlite_engine.connect() as c:
+            hid = monitored[0]["household_id"]
+            ch = assistance_chain(c, hid, date(2025, 12, 31))
+            assert latest_eligibility(c, hid)["trigger"] == "identification"
+        assert ch["helpers"] and ch["relapse_prevention"][0]["deliveries"] == 1 and ch["visits"]

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from fangpin.cases import (Hooks, act, add_measure, assign_helper, assistance_chain, kpis, open_lead,
                            overdue, plan_checks, record_delivery, record_visit, schedule_visits)
-from fangpin.cases.models import AssistanceMeasure, CaseEscalation
+from fangpin.cases.models import AssistanceMeasure, CaseEscalation, FollowUpVisit
 from test_cases_factory import AUTH, CADRE, CADRE_B, COUNTY, T0, TOWNSHIP, VILLAGE, at, identify, make_household
 from test_cases_workflow import LATER, _err
 
@@ -151,7 +151,9 @@ def test_overdue_items_are_escalated_once_to_the_next_level_policy_5(engine):
         assert [i.newly_escalated for i in again] == [False]  # idempotent
         assert conn.execute(select(func.count(CaseEscalation.id))).scalar_one() == 1
         later = {i.rule: i for i in overdue(conn, at(50).date())}
-        assert set(later) == {"HOME_VERIFY", "IDENTIFY", "FIRST_MEASURE"}
+        # identification schedules the first follow-up visit one follow_up_visit_interval_days (30) ahead
+        assert set(later) == {"HOME_VERIFY", "IDENTIFY", "FIRST_MEASURE", "VISIT"}
+        assert later["VISIT"].due_date == at(40).date() and later["VISIT"].escalated_to_level == "township"
         assert later["IDENTIFY"].due_date == at(15).date()
         assert later["FIRST_MEASURE"].due_date == at(40).date()
         assert later["FIRST_MEASURE"].escalated_to_level == "county"
@@ -159,7 +161,7 @@ def test_overdue_items_are_escalated_once_to_the_next_level_policy_5(engine):
         c1 = act(conn, c1.id, "verify_home", CADRE, expected_version=c1.version, at=at(50))
         add_measure(conn, "HH-2", TOWNSHIP, category="就业帮扶", start_date=at(50).date(), at=at(50))
         open_esc = conn.execute(select(CaseEscalation.rule).where(CaseEscalation.resolved_on.is_(None))).scalars().all()
-        assert sorted(open_esc) == ["IDENTIFY"]
+        assert sorted(open_esc) == ["IDENTIFY", "VISIT"]
     assert c2.state == "MONITORED"
 
 
@@ -171,13 +173,19 @@ def test_visits_not_done_on_schedule_are_overdue_and_counted_in_kpis_seed004_lin
         v = schedule_visits(conn, "HH-1", CADRE, first_due=date(2025, 4, 1), every_days=30, count=3, at=at(12))
         record_visit(conn, v[0], CADRE, done_on=date(2025, 3, 30), result="收入稳定", at=at(27))
         record_visit(conn, v[1], CADRE, done_on=date(2025, 5, 9), result="务工中", at=datetime(2025, 5, 9))
+        # the visit scheduled at identification (T0+10 + follow_up_visit_interval_days 30 = 2025-04-12)
+        auto = conn.execute(select(FollowUpVisit.id, FollowUpVisit.due_date, FollowUpVisit.schedule_basis)
+                            .where(FollowUpVisit.id.not_in(v))).one()
+        assert auto.due_date == at(40).date() and auto.schedule_basis["value"] == 30
+        assert "seed 004 line 45" in auto.schedule_basis["reference"]
         items = overdue(conn, date(2025, 6, 5))
-        assert [(i.rule, i.subject) for i in items] == [("VISIT", f"visit:{v[2]}")]
+        assert [(i.rule, i.subject) for i in items] == [("VISIT", f"visit:{auto.id}"), ("VISIT", f"visit:{v[2]}")]
+        assert record_visit(conn, auto.id, CADRE, done_on=date(2025, 6, 5), result="补访", at=datetime(2025, 6, 5)) is None
         k = kpis(conn, VILLAGE[:6], (date(2025, 1, 1), date(2025, 12, 31)), today=date(2025, 6, 5))
-    assert k["visits_on_time"]["numerator"] == 1 and k["visits_on_time"]["denominator"] == 3
+    assert k["visits_on_time"]["numerator"] == 1 and k["visits_on_time"]["denominator"] == 4
     assert k["identification_on_time"]["value"] == 1.0
     assert k["measures_within_month"]["value"] == 1.0
-    assert k["counts"]["identified"] == 1 and k["counts"]["open_escalations"] == 1
+    assert k["counts"]["identified"] == 1 and k["counts"]["open_escalations"] == 1  # v[2]; the late one answered
 
 
 def test_kpis_count_late_identification_late_measures_and_early_removals_policy_5_9(engine):

@@ -101,3 +101,32 @@ def test_two_officers_adding_the_same_dibao_at_once_one_chain_no_duplicate_seed0
                                                                             AssistanceMeasure.case_id.is_not(None))
                              ).scalar_one()
         assert n == round_ + 1
+
+
+def test_accepting_a_proposal_while_the_other_side_adds_the_same_dibao_one_wins_seed004_5(engine):
+    """Civil affairs accepts the calculators' 低保 proposal while the relapse-prevention officer records 低保 at the
+    same moment: one chain, exactly one 低保 (一户一条救助链)."""
+    from fangpin.cases import accept_proposal, latest_eligibility
+
+    for round_ in range(3):
+        hh = f"HH-P{round_}"
+        with engine.begin() as conn:
+            make_household(conn, hh, monthly_net=300.0)
+            identify(conn, hh)
+            rid = next(r["id"] for r in latest_eligibility(conn, hh)["results"] if r["programme"] == "dibao")
+        results = _race(engine, [
+            lambda conn: accept_proposal(conn, rid, TOWNSHIP, start_date=date(2025, 4, 1), at=at(30)),
+            lambda conn: add_measure(conn, hh, TOWNSHIP_2, category="综合保障", subtype="DIBAO",
+                                     start_date=date(2025, 4, 1), at=at(30)),
+        ])
+        assert sum(r[0] == "ok" for r in results) == 1, results
+        assert next(r[1] for r in results if r[0] == "err").code in ("CASE_CONFLICT", "PLAN_DUPLICATE_MEASURE")
+        with engine.connect() as conn:
+            from fangpin.cases.models import AssistancePlan
+            from fangpin.registry.models import Household
+
+            hid = conn.execute(select(Household.id).where(Household.hh_no == hh)).scalar_one()
+            plan = conn.execute(select(AssistancePlan.id).where(AssistancePlan.household_id == hid)).scalar_one()
+            n = conn.execute(select(func.count(AssistanceMeasure.id)).where(
+                AssistanceMeasure.plan_id == plan, AssistanceMeasure.subtype == "DIBAO")).scalar_one()
+        assert n == 1

@@ -80,6 +80,34 @@ def _run_step(conn, step: dict, st: dict):
         assert sorted(i.code for i in cl.failing) == sorted(step.get("expect_failing", [])), \
             [(i.code, i.detail) for i in cl.failing]
         return "OK"
+    if do == "eligibility":  # seed 004 §五 / POLICY.md §10: the run recorded on the chain (or a new one)
+        from fangpin.cases import assess_eligibility, latest_eligibility
+
+        hh = step.get("household", "HH-1")
+        run = (assess_eligibility(conn, hh, actor, trigger=step["assess"], at=when) if step.get("assess")
+               else latest_eligibility(conn, hh))
+        assert run["ok"], run["error"]
+        got = {r["programme"]: r for r in run["results"] if r["member"] is None}
+        for prog, want in (step.get("expect_results") or {}).items():
+            assert {k: got[prog][k] for k in want} == want, (prog, got[prog]["rule_id"], got[prog]["proposal"])
+        st["results"] = {k: r["id"] for k, r in got.items()}
+        return "OK"
+    if do == "accept":
+        from fangpin.cases import accept_proposal
+
+        mid = accept_proposal(conn, st["results"][step["programme"]], actor, start_date=when.date(), at=when)
+        st.setdefault("measures", {})[step.get("as", step["programme"])] = mid
+        return "OK"
+    if do == "visit":  # POLICY.md §4.2 cadre visit (records the due visit; may open a cadre-visit lead)
+        from fangpin.cases import cadre_visit, get_case
+
+        out = cadre_visit(conn, step.get("household", "HH-1"), actor, done_on=when.date(),
+                          result=step.get("result", "走访"), new_risk=bool(step.get("new_risk")),
+                          open_lead=bool(step.get("open_lead")), risk_types=step.get("risk_types"), at=when)
+        if out["case_id"] is not None:
+            st["case"] = out["case_id"]
+            return get_case(conn, out["case_id"]).state
+        return "OK"
     if do == "overdue":
         items = overdue(conn, when.date())
         assert sorted(i.rule for i in items) == sorted(step.get("expect_rules", []))

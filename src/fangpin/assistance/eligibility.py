@@ -77,7 +77,7 @@ def _standard(ctx: Ctx, steps: list[Step]) -> tuple[Decimal, Decimal]:
 
 def _assets_ok(h: Household, inc: IncomeBreakdown, ctx: Ctx, std_month: Decimal, tier: str,
                steps: list[Step]) -> bool:
-    """POLICY.md §10 "assets within limits" — limits are parameters ([assumption] defaults, see params.yaml)."""
+    """POLICY.md §10 "assets within limits" — limits are parameters ([assumption] defaults, see assistance/params_data/cn.yaml)."""
     months = ctx.num(f"assets_financial_limit_months_{tier}")
     limit = r2(months * std_month)
     pc = r2(h.assets.financial / inc.size)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from fangpin.cases.common import jsonable, now, param, params_or_default
@@ -106,8 +106,12 @@ def _candidates(conn: Connection, today: date, ps: ParameterSet, region: str) ->
                  hq.c.region_code)
           .join(AssistancePlan, AssistancePlan.id == FollowUpVisit.plan_id)
           .join(hq, hq.c.household_id == AssistancePlan.household_id)
+          .outerjoin(CaseFile, CaseFile.id == FollowUpVisit.case_id)
           .where(FollowUpVisit.done_on.is_(None), FollowUpVisit.due_date < today,
-                 hq.c.region_code.startswith(region)))
+                 hq.c.region_code.startswith(region),
+                 # a visit falling due after its case closed (risk removed, rejected) is no longer owed
+                 or_(CaseFile.id.is_(None), CaseFile.closed_on.is_(None),
+                     FollowUpVisit.due_date <= CaseFile.closed_on)))
     by_id = {c["id"]: c for c in cases}
     for vid, due, cid, hid, reg in conn.execute(vq).all():
         out.append(dict(rule="VISIT", subject=f"visit:{vid}", case=by_id.get(cid), household_id=hid, region=reg,

@@ -262,8 +262,25 @@ def e_record_data_check(ctx: Ctx) -> None:
 
 
 def e_identify(ctx: Ctx) -> None:
+    """County approval (POLICY.md §5.6–5.8): the household is monitored from today. After the case row is written:
+    the first follow-up visit is scheduled ``follow_up_visit_interval_days`` ahead (POLICY.md §4.2; seed 004 line 45)
+    and the household's eligibility for civil-affairs programmes is computed on its single assistance chain (seed 004
+    §五 一户一条救助链; POLICY.md §10) — a household the calculators cannot decide on is recorded as such, never
+    blocking the approval."""
     ctx.changes["identified_on"] = ctx.on
     ctx.changes["decided_on"] = ctx.on
+    hid = ctx.get("household_id")
+
+    def after() -> None:
+        from fangpin.cases.eligibility import assess_eligibility
+        from fangpin.cases.plan import schedule_next_visit
+
+        schedule_next_visit(ctx.conn, hid, case_id=ctx.case["id"], after=ctx.on, by=ctx.actor.user_id, at=ctx.at,
+                            params=ctx.ps)
+        assess_eligibility(ctx.conn, hid, None, on=ctx.on, trigger="identification", case_id=ctx.case["id"],
+                           hooks=ctx.hooks, at=ctx.at)
+
+    ctx.after.append(after)
 
 
 def e_record_removal_method(ctx: Ctx) -> None:

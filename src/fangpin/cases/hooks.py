@@ -6,9 +6,11 @@
   (POLICY.md §5.3: the data check is not repeated for them). Default: an active DIBAO measure on the household's
   single assistance chain (which the civil-affairs feed import can fill).
 * ``eligibility(conn, household_id, on) -> list[dict]`` — civil-affairs eligibility suggestions from the
-  calculators in ``fangpin.assistance`` (seed 004 §五; POLICY.md §10). Default: none. Each suggestion is a dict
-  ``{"subtype": "DIBAO", "eligible": bool, "reason_zh": str, "reason_en": str}``; the plan view shows it beside
-  the measures so help is neither missed nor duplicated.
+  calculators in ``fangpin.assistance`` (seed 004 §五; POLICY.md §10). Default: the latest run recorded on the
+  household's chain by ``fangpin.cases.eligibility.assess_eligibility`` (run at county approval and on request).
+  Each suggestion is a dict ``{"subtype": "DIBAO", "programme", "eligible": bool, "rule_id", "proposal",
+  "result_id", "reason_zh": str, "reason_en": str}``; the plan view shows it beside the measures so help is
+  neither missed nor duplicated.
 """
 from __future__ import annotations
 
@@ -35,15 +37,17 @@ def _dibao_on_chain(conn: Connection, household_id: int, on: date) -> bool:
     return conn.execute(q).first() is not None
 
 
-def _no_suggestions(conn: Connection, household_id: int, on: date) -> list[dict[str, Any]]:
-    return []
+def _recorded_suggestions(conn: Connection, household_id: int, on: date) -> list[dict[str, Any]]:
+    from fangpin.cases.eligibility import eligibility_suggestions
+
+    return eligibility_suggestions(conn, household_id, on)
 
 
 @dataclass(frozen=True)
 class Hooks:
     has_open_alerts: Callable[[Connection, int, date], bool] = _no_alerts
     is_current_dibao: Callable[[Connection, int, date], bool] = _dibao_on_chain
-    eligibility: Callable[[Connection, int, date], list[dict[str, Any]]] = _no_suggestions
+    eligibility: Callable[[Connection, int, date], list[dict[str, Any]]] = _recorded_suggestions
 
     def with_(self, **kw: Any) -> "Hooks":
         return replace(self, **kw)

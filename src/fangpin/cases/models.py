@@ -175,5 +175,47 @@ class FollowUpVisit(Base):
     visitor: Mapped[str | None] = mapped_column(String(60))
     result: Mapped[str | None] = mapped_column(Text)
     new_risk: Mapped[bool | None] = mapped_column(Boolean)  # the visit found a new risk
+    # how the due date was set: {"parameter": "follow_up_visit_interval_days", "value": 30, "reference": …, "after": …}
+    schedule_basis: Mapped[dict | None] = mapped_column(JSON)
     scheduled_by: Mapped[str] = mapped_column(String(60), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class EligibilityRun(Base):
+    """One run of the eligibility calculators for a household (救助资格测算), recorded on its single assistance chain
+    (一户一条救助链, seed 004 §五; POLICY.md §10). ``income`` is the ONE income calculation every calculator of the run
+    used (monitoring net income, POLICY.md §3, beside the civil-affairs assessed income, POLICY.md §10)."""
+
+    __tablename__ = "eligibility_run"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("assistance_plan.id"), nullable=False, index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id"))
+    on_date: Mapped[date] = mapped_column(Date, nullable=False)  # data and parameters as of this date
+    trigger: Mapped[str] = mapped_column(String(30), nullable=False)  # identification / civil_affairs / manual …
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)  # False: could not be computed (see error)
+    error: Mapped[dict | None] = mapped_column(JSON)  # bilingual reason when not computed
+    income: Mapped[dict | None] = mapped_column(JSON)  # the shared income calculation (figures + steps)
+    inputs: Mapped[dict | None] = mapped_column(JSON)  # what the registry supplied (months, sizes — no PII)
+    parameter_version: Mapped[str] = mapped_column(String(80), nullable=False)  # Rules.version
+    recorded_by: Mapped[str] = mapped_column(String(60), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class EligibilityResult(Base):
+    """One calculator's decision in a run, with the measure or referral it proposes (no duplicate of the chain)."""
+
+    __tablename__ = "eligibility_result"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eligibility_run.id"), nullable=False, index=True)
+    programme: Mapped[str] = mapped_column(String(30), nullable=False)  # dibao / dibao_edge / rigid_spending / tekun …
+    member: Mapped[str | None] = mapped_column(String(60))  # person-level calculators (特困, 养老保险代缴)
+    eligible: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    rule_id: Mapped[str] = mapped_column(String(60), nullable=False)
+    reference: Mapped[str] = mapped_column(Text, nullable=False)
+    amount_month: Mapped[float | None] = mapped_column(Money)
+    amount_year: Mapped[float | None] = mapped_column(Money)
+    decision: Mapped[dict] = mapped_column(JSON, nullable=False)  # Decision.to_dict(): parameters + arithmetic
+    proposal: Mapped[str | None] = mapped_column(String(20))  # measure / referral / on_chain / None
+    category: Mapped[str | None] = mapped_column(String(30))  # measure_categories code proposed
+    subtype: Mapped[str | None] = mapped_column(String(20))  # assistance_types code proposed
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("assistance_measure.id"))  # on the chain (existing/new)

@@ -29,7 +29,7 @@ from fangpin.policy import ParameterSet
 from fangpin.textnorm import clean_name, normalize_phone
 
 __all__ = ["ensure_plan", "assign_helper", "add_measure", "end_measure", "record_delivery", "schedule_visit",
-           "schedule_visits", "record_visit", "plan_checks", "assistance_chain", "PlanCheck", "SOURCES"]
+           "schedule_visits", "schedule_next_visit", "cadre_visit", "record_visit", "plan_checks", "assistance_chain", "PlanCheck", "SOURCES"]
 
 SOURCES = ("relapse_prevention", "civil_affairs")
 MONITORED_STATES = ("MONITORED", "REMOVAL_PROPOSED", "REMOVAL_VERIFIED", "REMOVAL_UNDER_NOTICE",
@@ -237,34 +237,76 @@ def record_delivery(conn: Connection, measure_id: int, actor: Actor, *, delivere
         recorded_at=at).returning(MeasureDelivery.id)).scalar_one())
 
 
-def schedule_visit(conn: Connection, household: int | str, actor: Actor, *, due_date: date,
-                   at: datetime | None = None) -> int:
-    """定期跟踪回访 (POLICY.md §4.2; seed 004 line 45 基层干部定期跟踪回访)."""
+def _visit_interval(conn: Connection, household_id: int, on: date, ps: ParameterSet) -> tuple[int, dict]:
+    """``follow_up_visit_interval_days`` in force for the household's region on ``on`` (POLICY.md §4.2; seed 004
+    line 45 定期跟踪回访), with the value and reference recorded as the visit's schedule basis."""
+    used: dict = {}
+    days = int(param(ps, "follow_up_visit_interval_days", household_region(conn, household_id, on), on, used))
+    return days, {"parameter": "follow_up_visit_interval_days", **used["follow_up_visit_interval_days"],
+                  "after": on.isoformat(), "policy_version": ps.version}
+
+
+def schedule_next_visit(conn: Connection, household_id: int, *, case_id: int | None, after: date, by: str,
+                        at: datetime | None = None, params: ParameterSet | None = None) -> int | None:
+    """Schedule the next follow-up visit ``follow_up_visit_interval_days`` after ``after`` unless one is already
+    pending (called at identification and after each recorded visit while the household is monitored)."""
+    ps = params_or_default(params)
+    at = at or now()
+    plan = ensure_plan(conn, household_id, at)
+    pending = conn.execute(select(FollowUpVisit.id).where(FollowUpVisit.plan_id == plan["id"],
+                                                          FollowUpVisit.done_on.is_(None)).limit(1)).first()
+    if pending is not None:
+        return None
+    days, basis = _visit_interval(conn, household_id, after, ps)
+    conn.execute(update(AssistancePlan).where(AssistancePlan.id == plan["id"])
+                 .values(version=AssistancePlan.version + 1, updated_at=at))
+    return int(conn.execute(insert(FollowUpVisit).values(
+        plan_id=plan["id"], case_id=case_id, due_date=after + timedelta(days=days), scheduled_by=by,
+        recorded_at=at, schedule_basis=basis).returning(FollowUpVisit.id)).scalar_one())
+
+
+def schedule_visit(conn: Connection, household: int | str, actor: Actor, *, due_date: date | None = None,
+                   at: datetime | None = None, params: ParameterSet | None = None) -> int:
+    """定期跟踪回访 (POLICY.md §4.2; seed 004 line 45 基层干部定期跟踪回访). Without ``due_date`` the visit is due
+    ``follow_up_visit_interval_days`` (dated parameter) from today."""
     hid, _, seen, at, _ = _prepare(conn, household, actor, at)
+    basis = None
+    if due_date is None:
+        days, basis = _visit_interval(conn, hid, at.date(), params_or_default(params))
+        due_date = at.date() + timedelta(days=days)
     case = _open_case(conn, hid)
     plan = _commit_change(conn, hid, seen, at)
     return int(conn.execute(insert(FollowUpVisit).values(
         plan_id=plan["id"], case_id=case["id"] if case else None, due_date=due_date, scheduled_by=actor.user_id,
-        recorded_at=at).returning(FollowUpVisit.id)).scalar_one())
+        recorded_at=at, schedule_basis=basis).returning(FollowUpVisit.id)).scalar_one())
 
 
-def schedule_visits(conn: Connection, household: int | str, actor: Actor, *, first_due: date, every_days: int,
-                    count: int, at: datetime | None = None) -> list[int]:
-    if every_days < 1 or count < 1:
+def schedule_visits(conn: Connection, household: int | str, actor: Actor, *, first_due: date | None = None,
+                    every_days: int | None = None, count: int, at: datetime | None = None,
+                    params: ParameterSet | None = None) -> list[int]:
+    """``count`` visits ``every_days`` apart (default: the dated ``follow_up_visit_interval_days``), the first on
+    ``first_due`` (default: one interval from today)."""
+    if (every_days is not None and every_days < 1) or count < 1:
         raise refuse("PLAN_BAD_SCHEDULE", "回访间隔和次数须为正数", "Interval and count must be positive")
     hid, _, seen, at, _ = _prepare(conn, household, actor, at)
+    basis = None
+    if every_days is None:
+        every_days, basis = _visit_interval(conn, hid, at.date(), params_or_default(params))
+    first_due = first_due or at.date() + timedelta(days=every_days)
     case = _open_case(conn, hid)
     plan = _commit_change(conn, hid, seen, at)
     ids = []
     for k in range(count):
         ids.append(int(conn.execute(insert(FollowUpVisit).values(
             plan_id=plan["id"], case_id=case["id"] if case else None, due_date=first_due + timedelta(days=k * every_days),
-            scheduled_by=actor.user_id, recorded_at=at).returning(FollowUpVisit.id)).scalar_one()))
+            scheduled_by=actor.user_id, recorded_at=at, schedule_basis=basis).returning(FollowUpVisit.id)).scalar_one()))
     return ids
 
 
 def record_visit(conn: Connection, visit_id: int, actor: Actor, *, done_on: date, result: str,
-                 new_risk: bool = False, at: datetime | None = None) -> None:
+                 new_risk: bool = False, at: datetime | None = None) -> int | None:
+    """Record a visit's result; while the household is monitored the next visit is scheduled one
+    ``follow_up_visit_interval_days`` after it (unless one is pending). Returns the new visit's id, if any."""
     v = conn.execute(select(FollowUpVisit.__table__).where(FollowUpVisit.id == visit_id)).mappings().first()
     if v is None:
         raise refuse("PLAN_VISIT_NOT_FOUND", f"回访 {visit_id} 不存在", f"Visit {visit_id} not found")
@@ -278,6 +320,10 @@ def record_visit(conn: Connection, visit_id: int, actor: Actor, *, done_on: date
         done_on=done_on, visitor=actor.name, result=result.strip(), new_risk=bool(new_risk)))
     conn.execute(update(CaseEscalation).where(CaseEscalation.subject == f"visit:{visit_id}",
                                               CaseEscalation.resolved_on.is_(None)).values(resolved_on=done_on))
+    case = _open_case(conn, hid)
+    if case is not None and case["state"] in MONITORED_STATES:  # the next visit, one interval on (POLICY.md §4.2)
+        return schedule_next_visit(conn, hid, case_id=case["id"], after=done_on, by=actor.user_id, at=at)
+    return None
 
 
 def plan_checks(conn: Connection, household: int | str, on: date) -> list[PlanCheck]:
@@ -349,3 +395,41 @@ def assistance_chain(conn: Connection, household: int | str, on: date, *, hooks:
         "all": measures, "helpers": helpers, "visits": visits, "checks": plan_checks(conn, hid, on),
         "eligibility_suggestions": suggestions,
     }
+
+
+def cadre_visit(conn: Connection, household: int | str, actor: Actor, *, done_on: date, result: str,
+                new_risk: bool = False, open_lead: bool = False, risk_types: list[str] | None = None,
+                at: datetime | None = None) -> dict:
+    """A cadre's visit to a household (基层干部排查/定期跟踪回访, POLICY.md §4.2; seed 004 line 45), in one transaction:
+
+    * the household's earliest pending follow-up visit is recorded as done (or, if none is scheduled, an unscheduled
+      visit is recorded on the chain); while the household is monitored the next visit is scheduled;
+    * with ``open_lead`` (a new risk found in a household that has no open case) a ``cadre_visit`` lead is opened
+      through :func:`fangpin.cases.open_lead`, so it goes through the whole statutory procedure. A household that
+      already has an open case keeps it: the visit's ``new_risk`` flag is what blocks its removal (POLICY.md §9).
+
+    Returns ``{"visit_id", "next_visit_id", "case_id", "case_no"}``."""
+    from fangpin.cases.service import open_lead as _open_lead
+
+    if not (result or "").strip():
+        raise refuse("PLAN_VISIT_RESULT", "须填写回访结果", "The visit result is required")
+    hid, _, _, at, _ = _prepare(conn, household, actor, at)
+    existing = _open_case(conn, hid) if open_lead else None
+    if existing is not None:  # checked before anything is written
+        raise refuse("CASE_ALREADY_OPEN", f"该户已有在办案件 {existing['case_no']},新风险请在该案件中登记(调整风险类型)",
+                     f"The household already has an open case {existing['case_no']}: record the new risk there "
+                     "(update_risks)", case_id=existing["id"])
+    plan = _plan_row(conn, hid)
+    pending = None
+    if plan is not None:
+        pending = conn.execute(select(FollowUpVisit.id).where(FollowUpVisit.plan_id == plan["id"],
+                                                              FollowUpVisit.done_on.is_(None))
+                               .order_by(FollowUpVisit.due_date, FollowUpVisit.id).limit(1)).scalar()
+    vid = int(pending) if pending is not None else schedule_visit(conn, hid, actor, due_date=done_on, at=at)
+    nxt = record_visit(conn, vid, actor, done_on=done_on, result=result, new_risk=new_risk or open_lead, at=at)
+    out: dict[str, Any] = {"visit_id": vid, "next_visit_id": nxt, "case_id": None, "case_no": None}
+    if open_lead:
+        c = _open_lead(conn, actor, source="cadre_visit", household=hid, risk_types=risk_types or [],
+                       comment=result.strip(), at=at)
+        out.update(case_id=c.id, case_no=c.case_no)
+    return out

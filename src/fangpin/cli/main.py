@@ -384,6 +384,7 @@ from fangpin.cli import monitor as _monitor  # noqa: E402,F401  (registers `fang
 from fangpin.cli import serve as _serve  # noqa: E402,F401  (registers `fangpin serve`, `fangpin users`)
 from fangpin.cli import cases_cmd as _cases_cmd  # noqa: E402,F401  (registers `fangpin case`)
 from fangpin.cli import report_cmd as _report_cmd  # noqa: E402,F401  (registers `fangpin report`, `fangpin export`)
+from fangpin.cli import plan_cmd as _plan_cmd  # noqa: E402,F401  (registers `fangpin plan`, `fangpin visit`)
 
 
 def main() -> None:  # pragma: no cover

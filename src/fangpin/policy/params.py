@@ -67,7 +67,8 @@ class ParamSpec:
     """Declaration of one parameter: its unit, value kind and meaning.
 
     ``kind``: ``int`` (whole number > 0), ``number`` (int or float > 0), ``ratio`` (number in 0..1),
-    ``bool`` (true/false). YAML booleans are never accepted as numbers and vice versa.
+    ``bool`` (true/false). YAML booleans are never accepted as numbers and vice versa. ``allow_zero`` lets an
+    ``int``/``number`` be 0 (catalogues of other modules, e.g. the eligibility calculators').
     """
 
     name: str
@@ -76,6 +77,7 @@ class ParamSpec:
     description_en: str
     description_zh: str
     policy: str  # where the concept is defined (POLICY.md section / seed line)
+    allow_zero: bool = False  # 0 is a meaningful value (e.g. "no deductible"); the shared catalogue never allows it
 
 
 def _spec(name: str, kind: ValueKind, unit: str, en: str, zh: str, policy: str) -> ParamSpec:
@@ -162,6 +164,9 @@ CATALOGUE: Mapping[str, ParamSpec] = {
         _spec("first_measure_max_days", "int", "days",
               "Days after identification by which the first assistance measure must start",
               "认定后落实首项帮扶措施时限", "POLICY.md §5"),
+        _spec("follow_up_visit_interval_days", "int", "days",
+              "Days between scheduled follow-up visits (回访) to a monitored household",
+              "定期跟踪回访间隔天数", "POLICY.md §4.2; seed 004 line 45"),
         # --- Risk removal (风险消除) — POLICY.md §9
         _spec("removal_min_stable_income_months", "int", "months",
               "Months of stable income above the line required for risk removal", "风险消除收入持续稳定月数",
@@ -359,7 +364,9 @@ class ParameterSet:
     reference change does. Decisions store ``version`` so that they can be re-explained later.
     """
 
-    def __init__(self, jurisdictions: Iterable[Jurisdiction]) -> None:
+    def __init__(self, jurisdictions: Iterable[Jurisdiction],
+                 catalogue: Mapping[str, ParamSpec] | None = None) -> None:
+        self.catalogue: Mapping[str, ParamSpec] = CATALOGUE if catalogue is None else catalogue
         self._by_region: dict[str, Jurisdiction] = {}
         for j in jurisdictions:
             if j.region in self._by_region:
@@ -388,7 +395,7 @@ class ParameterSet:
 
     def series(self, name: str, region: str) -> tuple[DatedValue, ...]:
         """The dated history of ``name`` declared by exactly ``region`` (no fallback); empty if none."""
-        _spec_or_raise(name)
+        _spec_or_raise(name, self.catalogue)
         j = self._by_region.get(region)
         return j.parameters.get(name, ()) if j else ()
 
@@ -400,7 +407,7 @@ class ParameterSet:
         jurisdiction whose latest value with ``from <= on`` exists and is not ``null``.
         Raises :class:`ParameterLookupError` when nothing is in force.
         """
-        spec = _spec_or_raise(name)
+        spec = _spec_or_raise(name, self.catalogue)
         if isinstance(on, datetime) or not isinstance(on, date):
             raise TypeError("on must be a datetime.date / on 必须为日期")
         for region in candidate_regions(region_code):
@@ -430,7 +437,7 @@ class ParameterSet:
     def snapshot(self, region_code: str, on: date) -> dict[str, ParamValue]:
         """Every catalogue parameter in force for ``region_code`` on ``on`` (parameters with none are omitted)."""
         out: dict[str, ParamValue] = {}
-        for name in CATALOGUE:
+        for name in self.catalogue:
             try:
                 out[name] = self.get(name, region_code, on)
             except ParameterLookupError:
@@ -438,9 +445,9 @@ class ParameterSet:
         return out
 
 
-def _spec_or_raise(name: str) -> ParamSpec:
+def _spec_or_raise(name: str, catalogue: Mapping[str, ParamSpec] = CATALOGUE) -> ParamSpec:
     try:
-        return CATALOGUE[name]
+        return catalogue[name]
     except KeyError:
         raise ParameterLookupError(f"unknown parameter {name!r} / 未登记的参数 {name!r}") from None
 
@@ -500,15 +507,17 @@ def package_params_dir() -> Path:
     return Path(str(resources.files("fangpin.policy") / "params"))
 
 
-def _display_name(path: Path, package_dir: Path) -> str:
+def _display_name(path: Path, package_dir: Path, prefix: str = "policy/params") -> str:
     try:
-        return f"policy/params/{path.relative_to(package_dir).as_posix()}"
+        return f"{prefix}/{path.relative_to(package_dir).as_posix()}"
     except ValueError:
         return str(path)
 
 
-def load_file(path: Path, display: str | None = None) -> Jurisdiction:
-    """Load and validate one parameter file. Raises :class:`ParameterFileError`."""
+def load_file(path: Path, display: str | None = None,
+              catalogue: Mapping[str, ParamSpec] | None = None) -> Jurisdiction:
+    """Load and validate one parameter file against ``catalogue`` (default: the shared :data:`CATALOGUE`).
+    Raises :class:`ParameterFileError`."""
     name = display or path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -536,10 +545,10 @@ def load_file(path: Path, display: str | None = None) -> Jurisdiction:
             msg, _, zh = msg.removeprefix("Value error, ").partition("||")
             zh = zh or "取值无效"
         raise ParameterFileError(name, path_s, msg, zh) from None
-    return _check_semantics(model, path, name)
+    return _check_semantics(model, path, name, CATALOGUE if catalogue is None else catalogue)
 
 
-def _check_semantics(model: _FileModel, path: Path, name: str) -> Jurisdiction:
+def _check_semantics(model: _FileModel, path: Path, name: str, catalogue: Mapping[str, ParamSpec]) -> Jurisdiction:
     region = model.region.strip()
     if not _REGION_RE.fullmatch(region) or (region != NATIONAL_REGION and (
         region[:2] == "00" or (len(region) > 2 and region[-2:] == "00")
@@ -560,7 +569,7 @@ def _check_semantics(model: _FileModel, path: Path, name: str) -> Jurisdiction:
     params: dict[str, tuple[DatedValue, ...]] = {}
     for pname, entry in model.parameters.items():
         base = f"parameters.{pname}"
-        spec = CATALOGUE.get(pname)
+        spec = catalogue.get(pname)
         if spec is None:
             raise ParameterFileError(
                 name, base, "unknown parameter (not in the catalogue)", "未登记的参数(不在参数目录中)"
@@ -604,20 +613,27 @@ def _check_kind(spec: ParamSpec, value: Any, file: str, key: str) -> None:
     if spec.kind == "ratio":
         if not 0 <= value <= 1:
             fail(f"ratio must be between 0 and 1, got {value!r}", f"比例应在0到1之间,实际为 {value!r}")
-    elif value <= 0:
+    elif value < 0 or (value == 0 and not spec.allow_zero):
+        if spec.allow_zero:
+            fail(f"must not be negative, got {value!r}", f"不能为负数,实际为 {value!r}")
         fail(f"must be greater than 0, got {value!r}", f"应大于0,实际为 {value!r}")
 
 
-def load_parameters(dirs: list[Path] | None = None) -> ParameterSet:
+def load_parameters(dirs: list[Path] | None = None, *, catalogue: Mapping[str, ParamSpec] | None = None,
+                    package_dir: Path | None = None, display_prefix: str = "policy/params") -> ParameterSet:
     """Load the shipped parameter files plus every ``*.yaml`` in ``dirs`` (e.g. a county's own file).
+
+    Another module with its own dated parameters passes its ``catalogue`` and the ``package_dir`` holding its
+    shipped files (e.g. ``fangpin.assistance`` for the eligibility calculators); the file format, the fallback
+    county → city → province → national and the version hash are the same.
 
     Raises :class:`ParameterFileError` on the first invalid file, including a region defined twice.
     """
-    pkg = package_params_dir()
-    files: list[tuple[Path, str]] = [(p, _display_name(p, pkg)) for p in sorted(pkg.glob("*.yaml"))]
+    pkg = package_dir or package_params_dir()
+    files: list[tuple[Path, str]] = [(p, _display_name(p, pkg, display_prefix)) for p in sorted(pkg.glob("*.yaml"))]
     for d in dirs or []:
         d = Path(d)
         if not d.is_dir():
             raise ParameterFileError(str(d), "", "not a directory", "不是目录")
         files.extend((p, str(p)) for p in sorted(d.glob("*.yaml")))
-    return ParameterSet(load_file(p, disp) for p, disp in files)
+    return ParameterSet((load_file(p, disp, catalogue) for p, disp in files), catalogue)

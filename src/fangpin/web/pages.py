@@ -156,9 +156,14 @@ def household_page(hh_no: str, request: Request):
         return resp
     with request.app.state.engine.connect() as conn:
         d = Q.household_detail(conn, u.scope, hh_no)
+        el = None
+        if d is not None:
+            from fangpin.cases import latest_eligibility
+
+            el = latest_eligibility(conn, hh_no)
     if d is None:
         return _not_found(request)
-    return render(request, "household.html", h=d)
+    return render(request, "household.html", h=d, eligibility=el)
 
 
 def _case_page(request: Request, u, case_id: int, status: int = 200, error: str | None = None):
@@ -175,11 +180,17 @@ def _case_page(request: Request, u, case_id: int, status: int = 200, error: str 
             from fangpin.registry.models import Household
 
             hh = conn.execute(select(Household.hh_no).where(Household.id == c.household_id)).scalar()
+        el = None
+        if hh is not None:
+            from fangpin.cases import latest_eligibility
+
+            el = latest_eligibility(conn, hh)
     from fangpin.cases.workflow import workflow
 
     acts = [{"action": a, "zh": workflow().actions.get(a, {}).get("zh", a),
              "en": workflow().actions.get(a, {}).get("en", a)} for a in allowed]
-    return render(request, "case.html", status, c=c, actions=acts, events=events, hh_no=hh, error=error)
+    return render(request, "case.html", status, c=c, actions=acts, events=events, hh_no=hh, error=error,
+                  eligibility=el)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
