@@ -201,13 +201,22 @@ def _act(page, server: str, case_id: int, action: str, payload: dict | None = No
 
 
 def _plan_step(page, server: str, case_id: int) -> None:
-    """TODO(w5-cases): the assistance plan / measure forms are being added to the case page in parallel. When the
-    page offers a plan form (#plan-form), drive it here (fill one measure, submit, expect it listed) before the
-    removal steps. Until then there is nothing to click; the page is recorded as it is."""
+    """The monitored household's assistance plan (POLICY.md §8): from the case page to the plan page, assign a helper
+    (帮扶责任人) and add one measure through the forms; both then appear in the household's single chain."""
     page.goto(f"{server}/cases/{case_id}")
-    if page.locator("#plan-form").count():
-        assert page.locator("#plan-form").is_visible()
-    _shot(page, "case-monitored")
+    page.locator("#plan-link").click()
+    page.wait_for_load_state()
+    page.fill("#helper-name", "李帮扶")
+    page.fill("#helper-unit", "县农业农村局")
+    page.locator("#helper-submit").click()
+    page.wait_for_load_state()
+    assert page.locator("#helpers", has_text="李帮扶").count() == 1
+    page.select_option("#measure-category", index=0)
+    page.fill("#measure-description", "浏览器旅程测试措施")
+    page.locator("#measure-submit").click()
+    page.wait_for_load_state()
+    assert page.locator("text=浏览器旅程测试措施").count() >= 1
+    _shot(page, "household-plan")
 
 
 def test_alert_to_case_to_approval_to_removal(browser, server, county):
@@ -246,7 +255,7 @@ def test_alert_to_case_to_approval_to_removal(browser, server, county):
         _notice_has_run(url, case_id)
         _act(township, server, case_id, "township_audit", None, "TOWNSHIP_AUDITED")
         _act(officer, server, case_id, "county_approve", None, "MONITORED")
-        _plan_step(officer, server, case_id)
+        _plan_step(cadre, server, case_id)
 
         # removal: assisted removal is refused while its conditions fail (POLICY.md §9) — the page says why …
         _act(cadre, server, case_id, "propose_removal", {"method": "BFXC"}, refused=True)
