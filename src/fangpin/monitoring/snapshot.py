@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from fangpin.monitoring.dept_events import DEPT_EVENT_SCHEMA, from_feed_records
+from fangpin.monitoring.dept_events import DEPT_EVENT_SCHEMA, from_feed_records, from_public_welfare_exits
 
 # table → columns exported (sensitive identity columns are not needed for monitoring and are left out)
 TABLES: dict[str, list[str]] = {
@@ -84,7 +84,8 @@ def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = 
     extra = dict(extra or {})
     if "dept_event" not in extra:
         # department triggers (POLICY.md §6) from the linked feed rows; empty when no feed was imported
-        extra["dept_event"] = from_feed_records(conn)
+        # (+ exits from public-welfare posts, fangpin's own programme: seed 004 §四(七), POLICY.md §6 人社)
+        extra["dept_event"] = pa.concat_tables([from_feed_records(conn), from_public_welfare_exits(conn)])
     for name, table in extra.items():
         pq.write_table(table, root / f"{name}.parquet", compression="zstd")
         counts[name] = table.num_rows
