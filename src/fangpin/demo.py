@@ -80,6 +80,11 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         from fangpin.demo_cases import seed_cases
 
         cases = seed_cases(engine, village, _dt(2026, 1, 5, 9, 0))
+    programmes = None
+    if village:  # public-welfare jobs, project assets, resettlement site (seed 004; docs/PROGRAMMES.md)
+        from fangpin.programmes import demo as programmes_demo
+
+        programmes = programmes_demo.seed(engine, village, seed=seed)
     with engine.connect() as conn:
         c = counts(conn)
         n_regions = conn.execute(select(func.count()).select_from(Region)).scalar_one()
@@ -99,6 +104,10 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         ("visit list", str(directory / "visit_list.csv")),
         ("demo cases (one per step)", ", ".join(f"#{c['case_id']} {c['state']}" for c in cases) or "—"),
     ]
+    if programmes:
+        table.append(("programmes", f"{programmes['posts']} public-welfare posts, {programmes['hires']} hires, "
+                                    f"{programmes['assets']} project assets, {programmes['sites']} resettlement site; "
+                                    f"job exits → alerts: {[x['alert'] for x in programmes['exits']]}"))
     if feeds_summary:
         table.append(("department feed files", f"{sum(v.get('files', 0) for v in feeds_summary.values()):,}"))
     return {"db_url": url, "table": table, "report": res.report or {}, "logins": logins}

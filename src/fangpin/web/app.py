@@ -88,4 +88,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from fangpin.web import programmes; app.include_router(programmes.router)  # noqa: E702 (issue 9)
     return app
