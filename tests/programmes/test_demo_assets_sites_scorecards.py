@@ -115,3 +115,25 @@ def test_every_scorecard_figure_opens_to_its_records_seed004_s8_24(seeded):
     with pytest.raises(ProgrammeError):
         with e.connect() as c:
             assessment.scorecard(c, village, ON)  # a village has no scorecard
+
+
+def test_cli_scorecard_payroll_and_sites(seeded, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from fangpin.cli.main import app
+
+    e, village, _ = seeded
+    url = e.url.render_as_string(hide_password=False)
+    r = CliRunner().invoke(app, ["programmes", "scorecard", village[:6], "--db", url, "--on", "2025-01-05",
+                                 "--pdf", str(tmp_path / "c.pdf"), "--report-json", str(tmp_path / "c.json")])
+    assert r.exit_code == 0, r.output
+    card = json.loads((tmp_path / "c.json").read_text())
+    assert card["region_code"] == village[:6] and (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
+    r = CliRunner().invoke(app, ["programmes", "scorecard", village, "--db", url])
+    assert r.exit_code == 2 and "乡镇" in r.output
+    r = CliRunner().invoke(app, ["programmes", "payroll", "2024-03", "--db", url, "--out", str(tmp_path / "p.xlsx")])
+    assert r.exit_code == 0 and "payroll rows" in r.output
+    r = CliRunner().invoke(app, ["programmes", "sites", "--db", url, "--report-json", str(tmp_path / "s.json")])
+    assert r.exit_code == 0

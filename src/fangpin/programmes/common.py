@@ -71,3 +71,19 @@ def month_bounds(month: str) -> tuple[date, date]:
     except ValueError:
         raise refuse("PROG_BAD_MONTH", f"月份“{month}”格式应为 YYYY-MM", f"Month {month!r} must be YYYY-MM") from None
     return date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+
+
+def data_date(conn: Connection, on: date | None = None) -> date:
+    """The "as of" date of programme figures: the given date, else the latest date the platform has recorded
+    work for (last monitoring run, last case step), else today."""
+    if on is not None:
+        return on
+    from sqlalchemy import func
+
+    from fangpin.alerts.models import MonitorRun
+    from fangpin.cases.models import CaseEvent
+
+    dates = [conn.execute(select(func.max(MonitorRun.as_of))).scalar(),
+             conn.execute(select(func.max(CaseEvent.on_date))).scalar()]
+    dates = [d for d in dates if d is not None]
+    return max(dates) if dates else date.today()

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from fangpin.auth import User
 from fangpin.programmes import assessment, assets, jobs, relocation
+from fangpin.programmes.common import data_date
 from fangpin.programmes.errors import ProgrammeError
 from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xlsx
 from fangpin.web import queries as Q
@@ -22,15 +23,6 @@ from fangpin.web.pages import _form, _need_user, _not_found, render
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def data_date(conn, on: date | None) -> date:
-    """Figures are "as of" the given date, else the latest monitoring run's as-of date, else today."""
-    if on is not None:
-        return on
-    from fangpin.alerts.models import MonitorRun
-
-    return conn.execute(select(func.max(MonitorRun.as_of))).scalar() or date.today()
 
 
 def _scope_region(u: User, region: str | None) -> str:
