@@ -137,3 +137,24 @@ def test_cli_scorecard_payroll_and_sites(seeded, tmp_path):
     assert r.exit_code == 0 and "payroll rows" in r.output
     r = CliRunner().invoke(app, ["programmes", "sites", "--db", url, "--report-json", str(tmp_path / "s.json")])
     assert r.exit_code == 0
+
+
+def test_key_county_indicator_set_for_every_county_seed004_s6_15(seeded):
+    from fangpin.programmes import key_counties
+
+    e, village, _ = seeded
+    with e.connect() as c:
+        cmp = key_counties.compare(c, village[:2], date(2024, 12, 31))
+        only = key_counties.compare(c, village[:2], date(2024, 12, 31), only_key=True)
+        x = key_counties.report_xlsx(cmp, {})
+    assert [k["county_code"] for k in only["counties"]] == [village[:6]]
+    county = cmp["counties"][0]
+    assert county["key"]["level"] == "national"
+    by = {i["id"]: i for i in county["indicators"]}
+    assert set(by) == {i["id"] for i in key_counties.config()["indicators"]}
+    g = by["RURAL_INCOME_GROWTH"]
+    assert g["value"] is not None and g["benchmark"] is not None  # national 2023 vs 2022 [V]
+    assert g["meets_benchmark"] == (g["value"] > g["benchmark"])
+    assert by["PWJ_PER_1000"]["num"] > 0 and by["ALERTED_SHARE"]["den"] > 0
+    wb = load_workbook(__import__("io").BytesIO(x))
+    assert wb.active.cell(2, 1).value == village[:6]

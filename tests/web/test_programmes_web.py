@@ -113,7 +113,7 @@ def test_payroll_export_and_pages_render(client, pcounty):
     ws = load_workbook(io.BytesIO(x.content)).active
     assert ws.cell(1, 1).value == "月份" and ws.max_row > 1
     assert "公益岗位" in client.get("/programmes").text  # zh-CN by default
-    for url in ("/programmes/jobs", "/programmes/assets", "/programmes/sites",
+    for url in ("/programmes/jobs", "/programmes/assets", "/programmes/sites", "/programmes/key-counties",
                 "/programmes/jobs/attendance?month=2024-06", "/programmes?lang=en"):
         assert client.get(url).status_code == 200, url
     assert "Public-welfare jobs" in client.get("/programmes").text
@@ -158,3 +158,12 @@ def test_post_form_and_attendance_form(client, pcounty):
     assert r.status_code == 303 and "/programmes/jobs/posts/" in r.headers["location"]
     bad = client.post("/programmes/jobs/posts", data={**form, "need": ""})
     assert "按需设岗" in bad.text
+
+
+def test_key_counties_api_and_report(client, pcounty):
+    assert client.get("/api/programmes/key-counties").status_code == 401
+    _login(client, "demo_province")  # aggregates: every county of the province, no records
+    cmp = client.get("/api/programmes/key-counties").json()
+    assert [c["county_code"] for c in cmp["counties"]] == [pcounty["village"][:6]]
+    x = client.get("/programmes/key-counties.xlsx")
+    assert x.status_code == 200 and load_workbook(io.BytesIO(x.content)).active.max_row == 2

@@ -139,6 +139,13 @@ def seed(engine: Engine, village: str, *, seed: int = 7, at: datetime = datetime
                                              to_households=round(inc * 0.6, 2),
                                              to_village_welfare=round(inc - round(inc * 0.1, 2) - round(inc * 0.6, 2), 2),
                                              households_paid=rng.randint(10, 40), at=at)
+    # ---- the demo county as a key assisted county (a demo designation, not a real document)
+    from fangpin.programmes import key_counties
+
+    with engine.begin() as c:
+        admin = Actor("demo-admin", "示范管理员", "admin", "00")
+        key_counties.designate(c, admin, county_code=village[:6], level="national", designated_on=date(2021, 8, 27),
+                               reference="示范数据:合成县,非真实认定文件 (demo data: synthetic county)", at=at)
     # ---- a resettlement site with the county's relocated households
     relocated = [r.household_id for r in hh if r.relocated]
     if relocated:

@@ -155,3 +155,18 @@ class SiteSupport(Base):
     started_on: Mapped[date] = mapped_column(Date, nullable=False)
     amount: Mapped[float | None] = mapped_column(Money)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class KeyCounty(Base):
+    """A county designated as a key assisted county for rural revitalisation (乡村振兴重点帮扶县), seed 004 §六(十五):
+    national (国家) or chosen by a province (省级)."""
+
+    __tablename__ = "key_county"
+    __table_args__ = (UniqueConstraint("county_code", "designated_on", name="uq_key_county_county_code"),)
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    county_code: Mapped[str] = mapped_column(String(6), nullable=False, index=True)
+    level: Mapped[str] = mapped_column(String(10), nullable=False)  # national | provincial
+    designated_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(Text, nullable=False)  # the designating document
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from fangpin.auth import User
-from fangpin.programmes import assessment, assets, jobs, relocation
+from fangpin.programmes import assessment, assets, jobs, key_counties, relocation
 from fangpin.programmes.common import data_date
 from fangpin.programmes.errors import ProgrammeError
 from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xlsx
@@ -327,6 +327,31 @@ def scorecard_export(fmt: str, request: Request, region: str | None = None, on: 
                     headers={"Content-Disposition": f'attachment; filename="scorecard-{r}.xlsx"'})
 
 
+@router.get("/programmes/key-counties", response_class=HTMLResponse, include_in_schema=False)
+def key_counties_page(request: Request, on: date | None = None):
+    u, resp = _need_user(request)
+    if resp:
+        return resp
+    with request.app.state.engine.connect() as conn:
+        d = data_date(conn, on)
+        cmp = key_counties.compare(conn, u.scope, d)
+        names = Q.region_names(conn, [c["county_code"] for c in cmp["counties"]])
+    return render(request, "programmes/key_counties.html", cmp=cmp, names=names, on=d)
+
+
+@router.get("/programmes/key-counties.xlsx", include_in_schema=False)
+def key_counties_export(request: Request, on: date | None = None):
+    u, resp = _need_user(request)
+    if resp:
+        return resp
+    with request.app.state.engine.connect() as conn:
+        d = data_date(conn, on)
+        cmp = key_counties.compare(conn, u.scope, d)
+        names = Q.region_names(conn, [c["county_code"] for c in cmp["counties"]])
+    return Response(key_counties.report_xlsx(cmp, names), media_type=XLSX,
+                    headers={"Content-Disposition": f'attachment; filename="key-counties-{d}.xlsx"'})
+
+
 # ================================================================================================ API
 
 api = APIRouter(prefix="/api/programmes", tags=["programmes"])
@@ -457,6 +482,14 @@ def api_indicator_rows(region: str, indicator_id: str, request: Request, on: dat
         raise _api_404("indicator") from None
     with request.app.state.engine.connect() as conn:
         return assessment.indicator_rows(conn, r, data_date(conn, on), indicator_id)
+
+
+@api.get("/key-counties")
+def api_key_counties(request: Request, on: date | None = None, only_key: bool = False,
+                     user: User = Depends(api_user)):
+    """Indicator set of every county in the user's scope (key assisted counties flagged), seed 004 §六(十五)."""
+    with request.app.state.engine.connect() as conn:
+        return key_counties.compare(conn, user.scope, data_date(conn, on), only_key=only_key)
 
 
 router.include_router(api)
