@@ -158,3 +158,37 @@ def test_key_county_indicator_set_for_every_county_seed004_s6_15(seeded):
     assert by["PWJ_PER_1000"]["num"] > 0 and by["ALERTED_SHARE"]["den"] > 0
     wb = load_workbook(__import__("io").BytesIO(x))
     assert wb.active.cell(2, 1).value == village[:6]
+
+
+def test_pairing_rules_and_yearly_evaluation_seed004_s6_16(seeded):
+    from fangpin.cases import Actor
+    from fangpin.programmes import pairing
+
+    e, village, out = seeded
+    admin = Actor("a", "管理员", "admin", "00")
+    assert out["pairs"] >= 1 and out["labour_transfers"] > 0
+    with e.begin() as c:
+        pairs = pairing.pair_rows(c, village[:6])
+        assert {p["kind"] for p in pairs} >= {"designated"}
+        with pytest.raises(ProgrammeError) as ex:  # central province: no inter-provincial pairing
+            pairing.create_pair(c, admin, kind="east_west", giver="31", receiver_code="41", started_on=ON,
+                                reference="x")
+        assert ex.value.code == "PAIR_NOT_EAST_WEST"
+        if village[:2] in pairing.config()["western"]:  # one eastern partner per western province
+            with pytest.raises(ProgrammeError) as ex:
+                pairing.create_pair(c, admin, kind="east_west", giver="44", receiver_code=village[:2], started_on=ON,
+                                    reference="x")
+            assert ex.value.code == "PAIR_MANY_TO_ONE"
+        ok = pairing.create_pair(c, admin, kind="east_west", giver="31", receiver_code="62", started_on=ON,
+                                 reference="x")
+        assert [f["code"] for f in ok["flags"]] == (["ONE_TO_MANY"] if village[:2] in pairing.config()["western"]
+                                                    else [])
+        for p in pairs:
+            ev = pairing.evaluate(c, p["id"], 2024)
+            for i in ev["indicators"]:
+                rows = pairing.records(c, p["id"], 2024, i["id"])
+                assert len(rows) == i["records"]
+            funds = next(i for i in ev["indicators"] if i["id"] == "FUNDS")
+            assert funds["value"] == pytest.approx(sum(r["amount"] for r in pairing.records(c, p["id"], 2024, "FUNDS"))
+                                                   / 10000, abs=0.01)
+            assert 0 <= ev["total"] <= 100

@@ -114,6 +114,7 @@ def test_payroll_export_and_pages_render(client, pcounty):
     assert ws.cell(1, 1).value == "月份" and ws.max_row > 1
     assert "公益岗位" in client.get("/programmes").text  # zh-CN by default
     for url in ("/programmes/jobs", "/programmes/assets", "/programmes/sites", "/programmes/key-counties",
+                "/programmes/pairs?year=2024",
                 "/programmes/jobs/attendance?month=2024-06", "/programmes?lang=en"):
         assert client.get(url).status_code == 200, url
     assert "Public-welfare jobs" in client.get("/programmes").text
@@ -167,3 +168,17 @@ def test_key_counties_api_and_report(client, pcounty):
     assert [c["county_code"] for c in cmp["counties"]] == [pcounty["village"][:6]]
     x = client.get("/programmes/key-counties.xlsx")
     assert x.status_code == 200 and load_workbook(io.BytesIO(x.content)).active.max_row == 2
+
+
+def test_pairs_api_scoped(client, pcounty):
+    _login(client, "demo_county")
+    evals = client.get("/api/programmes/pairs?year=2024").json()
+    assert evals and all(0 <= ev["total"] <= 100 for ev in evals)
+    pid = evals[0]["pair"]["id"]
+    rows = client.get(f"/api/programmes/pairs/{pid}/2024/FUNDS/records").json()
+    assert len(rows) == next(i for i in evals[0]["indicators"] if i["id"] == "FUNDS")["records"]
+    client.delete("/api/session")
+    _login(client, "other_township")
+    # a township inside the receiving county sees the pair but only records inside its own township (none here)
+    r = client.get(f"/api/programmes/pairs/{pid}/2024/FUNDS/records")
+    assert r.status_code == 200 and r.json() == []

@@ -146,6 +146,36 @@ def seed(engine: Engine, village: str, *, seed: int = 7, at: datetime = datetime
         admin = Actor("demo-admin", "示范管理员", "admin", "00")
         key_counties.designate(c, admin, county_code=village[:6], level="national", designated_on=date(2021, 8, 27),
                                reference="示范数据:合成县,非真实认定文件 (demo data: synthetic county)", at=at)
+    # ---- East–West cooperation (province ↔ province) and designated assistance (unit ↔ county)
+    from fangpin.programmes import pairing
+
+    with engine.begin() as c:
+        admin = Actor("demo-admin", "示范管理员", "admin", "00")
+        ew = pairing.create_pair(c, admin, kind="east_west", giver="31", receiver_code=village[:2],
+                                 started_on=date(2021, 4, 1), reference="示范数据 (demo data)", at=at)["pair_id"] \
+            if village[:2] in pairing.config()["western"] else None
+        dp = pairing.create_pair(c, county, kind="designated", giver="示范定点帮扶单位", receiver_code=village[:6],
+                                 started_on=date(2021, 4, 1), reference="示范数据 (demo data)", at=at)["pair_id"]
+        for pid in [x for x in (ew, dp) if x]:
+            for i, v in enumerate(all_villages[:3]):
+                pairing.record_flow(c, county, pair_id=pid, kind="fund", region_code=v, year=year,
+                                    title="产业帮扶资金", amount=round(500000 * (1 + rng.random()), 2), at=at)
+                pairing.record_flow(c, county, pair_id=pid, kind="project", region_code=v, year=year,
+                                    title=["援建冷链仓储", "援建产业路", "援建村卫生室"][i], amount=800000,
+                                    completed=rng.random() > 0.3, at=at)
+        placed = 0
+        for r in hh:
+            if placed >= 12:
+                break
+            for person in by_hh.get(r.household_id, []):
+                if not _eligible(c, person, date(year, 3, 1)):
+                    continue
+                pairing.record_transfer(c, county, pair_id=ew or dp, person_id=person, destination="上海市松江区电子厂",
+                                        started_on=date(year, 3, 1), monthly_income=4500, at=at)
+                placed += 1
+                break
+    out["pairs"] = len([x for x in (ew, dp) if x])
+    out["labour_transfers"] = placed
     # ---- a resettlement site with the county's relocated households
     relocated = [r.household_id for r in hh if r.relocated]
     if relocated:

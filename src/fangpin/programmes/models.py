@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fangpin.registry.models import PK, Base, Money
@@ -169,4 +169,50 @@ class KeyCounty(Base):
     designated_on: Mapped[date] = mapped_column(Date, nullable=False)
     ended_on: Mapped[date | None] = mapped_column(Date)
     reference: Mapped[str] = mapped_column(Text, nullable=False)  # the designating document
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class AssistPair(Base):
+    """A pairing relation, seed 004 §六(十六): East–West cooperation (东西部协作: one eastern province ↔ one western
+    province) or designated assistance (定点帮扶: a unit ↔ a county)."""
+
+    __tablename__ = "assist_pair"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)  # east_west | designated
+    giver: Mapped[str] = mapped_column(String(120), nullable=False)  # eastern province code, or unit name
+    receiver_code: Mapped[str] = mapped_column(String(6), nullable=False, index=True)  # western province / county
+    started_on: Mapped[date] = mapped_column(Date, nullable=False)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class AssistFlow(Base):
+    """What a pair delivered: a fund transfer (资金) or an aided project (援建项目) in a county or village."""
+
+    __tablename__ = "assist_flow"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("assist_pair.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # fund | project
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    year: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(String(120), nullable=False)
+    amount: Mapped[float] = mapped_column(Money, nullable=False)
+    completed: Mapped[bool | None] = mapped_column(Boolean)  # projects only
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class LabourTransfer(Base):
+    """A member of a monitored or low-income household placed in work through a pair (劳务协作)."""
+
+    __tablename__ = "labour_transfer"
+    id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
+    pair_id: Mapped[int] = mapped_column(ForeignKey("assist_pair.id"), nullable=False, index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    destination: Mapped[str] = mapped_column(String(120), nullable=False)
+    started_on: Mapped[date] = mapped_column(Date, nullable=False)
+    monthly_income: Mapped[float | None] = mapped_column(Money)
+    basis: Mapped[dict] = mapped_column(JSON, nullable=False)  # eligibility basis (monitored / low-income / 脱贫)
     recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

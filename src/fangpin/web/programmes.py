@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from fangpin.auth import User
-from fangpin.programmes import assessment, assets, jobs, key_counties, relocation
+from fangpin.programmes import assessment, assets, jobs, key_counties, pairing, relocation
 from fangpin.programmes.common import data_date
 from fangpin.programmes.errors import ProgrammeError
 from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xlsx
@@ -352,6 +352,17 @@ def key_counties_export(request: Request, on: date | None = None):
                     headers={"Content-Disposition": f'attachment; filename="key-counties-{d}.xlsx"'})
 
 
+@router.get("/programmes/pairs", response_class=HTMLResponse, include_in_schema=False)
+def pairs_page(request: Request, year: int | None = None):
+    u, resp = _need_user(request)
+    if resp:
+        return resp
+    year = year or (date.today().year - 1)
+    with request.app.state.engine.connect() as conn:
+        evals = [pairing.evaluate(conn, p["id"], year, u.scope) for p in pairing.pair_rows(conn, u.scope)]
+    return render(request, "programmes/pairs.html", evals=evals, year=year)
+
+
 # ================================================================================================ API
 
 api = APIRouter(prefix="/api/programmes", tags=["programmes"])
@@ -490,6 +501,21 @@ def api_key_counties(request: Request, on: date | None = None, only_key: bool = 
     """Indicator set of every county in the user's scope (key assisted counties flagged), seed 004 §六(十五)."""
     with request.app.state.engine.connect() as conn:
         return key_counties.compare(conn, user.scope, data_date(conn, on), only_key=only_key)
+
+
+@api.get("/pairs")
+def api_pairs(request: Request, year: int, user: User = Depends(api_user)):
+    """East–West and designated-assistance pairs visible to the user with their yearly evaluation (seed 004 §六(十六))."""
+    with request.app.state.engine.connect() as conn:
+        return [pairing.evaluate(conn, p["id"], year, user.scope) for p in pairing.pair_rows(conn, user.scope)]
+
+
+@api.get("/pairs/{pair_id}/{year}/{indicator_id}/records")
+def api_pair_records(pair_id: int, year: int, indicator_id: str, request: Request, user: User = Depends(records_user)):
+    with request.app.state.engine.connect() as conn:
+        if not any(p["id"] == pair_id for p in pairing.pair_rows(conn, user.scope)):
+            raise _api_404("pair")
+        return pairing.records(conn, pair_id, year, indicator_id, user.scope)
 
 
 router.include_router(api)
