@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from fangpin.auth import User
 from fangpin.programmes import assessment, assets, jobs, key_counties, pairing, relocation
@@ -59,14 +59,14 @@ def overview_page(request: Request, on: date | None = None):
 
 
 @router.get("/programmes/jobs", response_class=HTMLResponse, include_in_schema=False)
-def jobs_page(request: Request, error: str | None = None):
+def jobs_page(request: Request, error: str | None = None, status: int = 200):
     u, resp = _need_user(request, records=True)
     if resp:
         return resp
     with request.app.state.engine.connect() as conn:
         posts = jobs.post_rows(conn, u.scope)
         summ = jobs.summary(conn, u.scope)
-    return render(request, "programmes/jobs.html", posts=posts, s=summ, cfg=jobs.config(), error=error,
+    return render(request, "programmes/jobs.html", status, posts=posts, s=summ, cfg=jobs.config(), error=error,
                   can_post=u.role in jobs.POST_ROLES, today=date.today())
 
 
@@ -88,7 +88,7 @@ async def create_post_form(request: Request):
                                    days_per_month=int(form.get("days_per_month") or 22),
                                    on=date.fromisoformat(str(form.get("on") or date.today().isoformat())))
     except (ProgrammeError, ValueError) as e:
-        return jobs_page(request, error=str(e))
+        return jobs_page(request, error=str(e), status=422)
     return RedirectResponse(f"/programmes/jobs/posts/{pid}", status_code=303)
 
 
