@@ -84,6 +84,9 @@ def test_aggregate_roles_see_scorecards_but_not_records(client, pcounty):
     assert client.get("/api/programmes/jobs/posts").status_code == 403
     r = client.get(f"/programmes/scorecard?region={county}")
     assert r.status_code == 200 and 'class="drill"' not in r.text
+    assert client.get("/programmes").status_code == 200  # aggregates: the overview
+    assert client.get("/programmes/jobs").status_code == 403  # but no list of people
+    assert client.get("/programmes/jobs/payroll.xlsx?month=2024-06").status_code == 403
 
 
 def test_scorecard_figures_open_to_records_and_export(client, pcounty):
