@@ -62,6 +62,9 @@ def _csrf(html: str) -> str:
 
 
 def test_api_needs_login_and_scopes_by_region(client, pcounty):
+    spec = client.get("/openapi.json").json()["paths"]
+    assert "/api/programmes/jobs/posts" in spec and "/api/programmes/scorecards/{region}" in spec
+    assert not any(p.startswith("/programmes") for p in spec)  # pages stay out of the API schema
     assert client.get("/api/programmes/jobs/posts").status_code == 401
     assert client.get("/api/programmes/scorecards/" + pcounty["village"][:6]).status_code == 401
     _login(client, "demo_county")
