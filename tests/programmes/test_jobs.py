@@ -148,6 +148,12 @@ def test_hiring_refuses_ineligible_people_and_bad_input(county):
             jobs.record_month(c, a["village"], month="2024-02", attendance={h: 40})
         assert ex.value.code == "PWJ_BAD_ATTENDANCE"
         assert c.execute(select(func.count()).select_from(PwjPayroll)).scalar_one() == 0
+        # a month the registry has no income figures for yet: the subsidy is not invented into a partial month
+        out = jobs.record_month(c, a["village"], month="2025-03", attendance={h: 20})
+        assert out["changed"] == 1 and out["income_rows"] == 0
+        assert c.execute(select(func.count()).select_from(IncomeRecord).where(
+            IncomeRecord.period.in_(("2025-03", "2025")))).scalar_one() == 0
+        assert c.execute(select(PwjPayroll.income_record_id).where(PwjPayroll.hire_id == h)).scalar_one() is None
         # another village's cadre may not record attendance here
         other = actors(village[:9] + "999")["village"]
         with pytest.raises(ProgrammeError):

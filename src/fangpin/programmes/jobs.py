@@ -251,6 +251,7 @@ def record_month(conn: Connection, actor: Actor, *, month: str, attendance: dict
         per_hh[h["household_id"]] = round(per_hh.get(h["household_id"], 0.0) + delta, 2)
     income_ids = {hh: _add_wage(conn, hh, month, m0, m1, delta, at, batch_id) for hh, delta in per_hh.items()
                   if abs(delta) >= 0.005}
+    income_ids = {hh: rid for hh, rid in income_ids.items() if rid is not None}
     for h, days, amount, _ in changes:
         vals = {"days_required": h["days_per_month"], "days_present": days, "amount": amount,
                 "income_record_id": income_ids.get(h["household_id"]), "batch_id": batch_id, "recorded_at": at,
@@ -265,18 +266,27 @@ def record_month(conn: Connection, actor: Actor, *, month: str, attendance: dict
 
 
 def _add_wage(conn: Connection, household_id: int, period: str, start: date, end: date, delta: float,
-              at: datetime, batch_id: int) -> int:
-    """Append the month's latest income figures with ``wage`` raised by ``delta`` (append-only history)."""
+              at: datetime, batch_id: int) -> int | None:
+    """Append the period's latest income figures with ``wage`` raised by ``delta`` (append-only history).
+
+    The month's record is corrected when it exists; a household that reports yearly gets the year's record
+    corrected instead. When neither exists yet, nothing is invented: a row holding only the subsidy would look like
+    a month (or year) of near-zero income to monitoring and raise false alerts. The payroll row then keeps
+    ``income_record_id`` empty, and the household's own figures for the period (which count all wages) carry it."""
     ir = IncomeRecord.__table__
-    last = conn.execute(select(ir).where(ir.c.household_id == household_id, ir.c.period == period)
-                        .order_by(ir.c.recorded_at.desc(), ir.c.id.desc()).limit(1)).mappings().first()
     comps = ("wage", "business", "property", "transfer", "business_cost", "claims", "medical_oop", "education_cost")
-    row = {c: (float(last[c]) if last else 0.0) for c in comps}
-    row["wage"] = round(row["wage"] + delta, 2)
-    rec = max(at, last["recorded_at"]) if last else at  # a correction is never older than what it corrects
-    return conn.execute(insert(IncomeRecord).returning(IncomeRecord.id), {
-        "household_id": household_id, "period": period, "period_start": start, "period_end": end,
-        "recorded_at": rec, "batch_id": batch_id, **row}).scalar_one()
+    for p, p_start, p_end in ((period, start, end), (period[:4], date(start.year, 1, 1), date(start.year, 12, 31))):
+        last = conn.execute(select(ir).where(ir.c.household_id == household_id, ir.c.period == p)
+                            .order_by(ir.c.recorded_at.desc(), ir.c.id.desc()).limit(1)).mappings().first()
+        if last is None:
+            continue
+        row = {c: float(last[c]) for c in comps}
+        row["wage"] = round(row["wage"] + delta, 2)
+        rec = max(at, last["recorded_at"])  # a correction is never older than what it corrects
+        return conn.execute(insert(IncomeRecord).returning(IncomeRecord.id), {
+            "household_id": household_id, "period": p, "period_start": p_start, "period_end": p_end,
+            "recorded_at": rec, "batch_id": batch_id, **row}).scalar_one()
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ exit
