@@ -192,3 +192,24 @@ def test_pairing_rules_and_yearly_evaluation_seed004_s6_16(seeded):
             assert funds["value"] == pytest.approx(sum(r["amount"] for r in pairing.records(c, p["id"], 2024, "FUNDS"))
                                                    / 10000, abs=0.01)
             assert 0 <= ev["total"] <= 100
+
+
+def test_programme_yaml_entries_are_complete():
+    """Every entry of the programme YAML files has exactly its declared fields (a stray comma in a flow mapping
+    would silently add a key)."""
+    from fangpin.programmes import assessment, jobs, key_counties, pairing
+
+    for e in pairing.config()["indicators"]:
+        assert set(e) == {"id", "zh", "en", "measure", "target", "unit"}, e
+    assert set(pairing.config()["weights"]) == {e["id"] for e in pairing.config()["indicators"]}
+    for e in assessment.config()["indicators"]:
+        assert set(e) == {"id", "zh", "en", "source", "levels", "weight", "target", "reference"}, e
+        assert e["source"] in assessment.SOURCES
+        assert "seed 004" in e["reference"] or "POLICY.md" in e["reference"]
+    for e in key_counties.config()["indicators"]:
+        assert {"id", "zh", "en", "measure", "better", "reference"} <= set(e), e
+    for key in ("post_types", "exit_reasons"):
+        for e in jobs.config()[key]:
+            assert set(e) == {"code", "zh", "en"}, e
+    for e in jobs.config()["eligible_groups"]:
+        assert set(e) == {"code", "zh", "en", "reference"}, e
