@@ -83,6 +83,11 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         from fangpin.demo_history import seed_history  # a year of identifications for the dashboard and report
 
         history = seed_history(engine, 2025, per_month=2, skip_region=village)
+    programmes = None
+    if village:  # public-welfare jobs, project assets, resettlement site (seed 004; docs/PROGRAMMES.md)
+        from fangpin.programmes import demo as programmes_demo
+
+        programmes = programmes_demo.seed(engine, village, seed=seed)
     with engine.connect() as conn:
         c = counts(conn)
         n_regions = conn.execute(select(func.count()).select_from(Region)).scalar_one()
@@ -103,6 +108,10 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
         ("households identified through 2025 (dashboard history)", f"{len(history):,}"),
         ("demo cases (one per step)", ", ".join(f"#{c['case_id']} {c['state']}" for c in cases) or "—"),
     ]
+    if programmes:
+        table.append(("programmes", f"{programmes['posts']} public-welfare posts, {programmes['hires']} hires, "
+                                    f"{programmes['assets']} project assets, {programmes['sites']} resettlement site; "
+                                    f"job exits → alerts: {[x['alert'] for x in programmes['exits']]}"))
     if feeds_summary:
         table.append(("department feed files", f"{sum(v.get('files', 0) for v in feeds_summary.values()):,}"))
     return {"db_url": url, "table": table, "report": res.report or {}, "logins": logins}

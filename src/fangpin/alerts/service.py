@@ -30,11 +30,14 @@ def monitor(db: Engine, as_of: date, *, engine: str = "duckdb", snapshot_dir: Pa
     t0 = time.perf_counter()
     started = datetime.now().replace(microsecond=0)
     tmp = None
+    # an incremental run into a throw-away snapshot exports only the affected households' rows (same features for
+    # them, much faster); a caller-provided snapshot directory gets the full registry as before (it may be reused)
+    only = sorted(set(households)) if households and snapshot_dir is None else None
     if snapshot_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="fangpin-snap-")
         snapshot_dir = Path(tmp.name)
     with db.connect() as conn:
-        snap = S.export(conn, snapshot_dir)
+        snap = S.export(conn, snapshot_dir, households=only)
     t1 = time.perf_counter()
     hh = pa.array(sorted(set(households)), pa.int64()) if households else None
     if engine == "spark" and hh is not None:

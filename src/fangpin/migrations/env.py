@@ -8,6 +8,7 @@ import fangpin.cases.models  # noqa: F401  (case/assistance tables share Base.me
 import fangpin.alerts.models  # noqa: F401  (alerts and monitoring runs)
 import fangpin.auth.models  # noqa: F401  (web accounts)
 import fangpin.jobs.models  # noqa: F401  (background jobs)
+import fangpin.programmes.models  # noqa: F401  (public-welfare jobs, project assets, resettlement sites)
 
 config = context.config
 target_metadata = Base.metadata

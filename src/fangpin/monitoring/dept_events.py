@@ -18,6 +18,7 @@ water feed, to a village):
 | DISASTER | disaster 应急管理 | any record; ``amount`` = 直接经济损失(元) |
 | DISABILITY_NEW | disability 残联 | 变动类型 新办/变更; ``amount`` = 残疾等级 (POLICY.md §6: new grade 1–2) |
 | DEATH | public_security 公安 | 事件 死亡 |
+| PWJ_EXIT | public_welfare_jobs (fangpin's own programme, POLICY.md §6 人社 "public-welfare job changes") | an exit from a public-welfare post; ``amount`` = subsidy paid in the 12 months before the exit (programmes/jobs.py) |
 
 Two producers:
 
@@ -46,7 +47,7 @@ DEPT_EVENT_SCHEMA = pa.schema([
     ("amount", pa.float64()),
 ])
 EVENT_KINDS = ("MED_OOP", "ASSIST_NEW", "ASSIST_EXIT", "DROPOUT", "HOUSE_CD", "WATER", "JOB_LOSS", "DISASTER",
-               "DISABILITY_NEW", "DEATH")
+               "DISABILITY_NEW", "DEATH", "PWJ_EXIT")
 
 
 def _num(v) -> float | None:
@@ -106,6 +107,25 @@ def from_feed_records(conn) -> pa.Table:
         rows.append({"id": rid, "household_id": hh if feed != "water" else None,
                      "village_code": village if feed == "water" else None, "feed": feed, "event_kind": c[0],
                      "event_date": ev_date, "recorded_at": rec, "amount": c[1]})
+    return pa.Table.from_pylist(rows, schema=DEPT_EVENT_SCHEMA)
+
+
+def from_public_welfare_exits(conn) -> pa.Table:
+    """``PWJ_EXIT`` rows from exits of public-welfare posts (programmes/jobs.py; seed 004 §四(七) 有序退岗).
+
+    ``id`` is the negated hire id (feed-record ids are positive, so the two producers never collide)."""
+    from sqlalchemy import inspect, select
+
+    if not inspect(conn).has_table("pwj_hire"):
+        return DEPT_EVENT_SCHEMA.empty_table()
+    from fangpin.programmes.models import PwjHire
+
+    rows = [{"id": -hid, "household_id": hh, "village_code": None, "feed": "public_welfare_jobs",
+             "event_kind": "PWJ_EXIT", "event_date": ev, "recorded_at": rec,
+             "amount": float((effect or {}).get("subsidy_12m") or 0.0)}
+            for hid, hh, ev, rec, effect in conn.execute(
+                select(PwjHire.id, PwjHire.household_id, PwjHire.exit_on, PwjHire.exit_recorded_at, PwjHire.exit_effect)
+                .where(PwjHire.status == "exited").order_by(PwjHire.id))]
     return pa.Table.from_pylist(rows, schema=DEPT_EVENT_SCHEMA)
 
 

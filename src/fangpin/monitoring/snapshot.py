@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from fangpin.monitoring.dept_events import DEPT_EVENT_SCHEMA, from_feed_records
+from fangpin.monitoring.dept_events import DEPT_EVENT_SCHEMA, from_feed_records, from_public_welfare_exits
 
 # table → columns exported (sensitive identity columns are not needed for monitoring and are left out)
 TABLES: dict[str, list[str]] = {
@@ -60,10 +60,18 @@ def _schema(cols: list[str]) -> pa.Schema:
     return pa.schema([(c, ARROW_TYPES.get(c, pa.string())) for c in cols])
 
 
-def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = None, chunk: int = 200_000) -> Snapshot:
-    """Write every monitored table to ``root`` as Parquet (streamed in chunks) and a manifest."""
+def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = None, chunk: int = 200_000,
+           households: list[int] | None = None) -> Snapshot:
+    """Write every monitored table to ``root`` as Parquet (streamed in chunks) and a manifest.
+
+    ``households`` (incremental runs) limits the export to those households' rows (village-level department
+    events are kept): every feature is computed from a household's own rows, so the result for them is the same
+    as from a full snapshot (tests/integration/test_monitoring.py), and a one-household run stays fast."""
     root.mkdir(parents=True, exist_ok=True)
     from fangpin.registry.models import Base
+
+    if households is not None and len(set(households)) > 5000:
+        households = None  # a large batch: one full export is cheaper than huge IN lists (SQLite variable limits)
 
     counts: dict[str, int] = {}
     h = hashlib.sha256()
@@ -72,7 +80,11 @@ def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = 
         schema = _schema(cols)
         writer = pq.ParquetWriter(root / f"{name}.parquet", schema, compression="zstd")
         n = 0
-        res = conn.execution_options(yield_per=chunk).execute(select(*[t.c[c] for c in cols]).order_by(t.c[cols[0]]))
+        q = select(*[t.c[c] for c in cols])
+        if households is not None:
+            key = t.c["id"] if name == "household" else t.c["household_id"]
+            q = q.where(key.in_(sorted(set(households))))
+        res = conn.execution_options(yield_per=chunk).execute(q.order_by(t.c[cols[0]]))
         for part in res.partitions(chunk):
             columns = list(zip(*part))
             writer.write_batch(pa.record_batch([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)],
@@ -84,7 +96,14 @@ def export(conn: Connection, root: Path, *, extra: dict[str, pa.Table] | None = 
     extra = dict(extra or {})
     if "dept_event" not in extra:
         # department triggers (POLICY.md §6) from the linked feed rows; empty when no feed was imported
-        extra["dept_event"] = from_feed_records(conn)
+        # (+ exits from public-welfare posts, fangpin's own programme: seed 004 §四(七), POLICY.md §6 人社)
+        events = pa.concat_tables([from_feed_records(conn), from_public_welfare_exits(conn)])
+        if households is not None:
+            import pyarrow.compute as pc
+
+            hh = events["household_id"]
+            events = events.filter(pc.or_(pc.is_null(hh), pc.is_in(hh, pa.array(sorted(set(households)), pa.int64()))))
+        extra["dept_event"] = events
     for name, table in extra.items():
         pq.write_table(table, root / f"{name}.parquet", compression="zstd")
         counts[name] = table.num_rows

@@ -93,4 +93,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     app.include_router(reports_web.router)
     uploads.install(app)  # feed upload, background jobs, feed health, tracking status, code-label filters
     from fangpin.web import cases as _cases; app.include_router(_cases.router)  # noqa: E702  (assistance chain)
+    from fangpin.web import programmes; app.include_router(programmes.router)  # noqa: E702 (issue 9)
     return app

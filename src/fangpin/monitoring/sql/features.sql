@@ -108,7 +108,13 @@ dept_hh AS (
          CAST(SUM(CASE WHEN event_kind = 'DROPOUT' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_dropout_6m,
          CAST(SUM(CASE WHEN event_kind = 'DISABILITY_NEW' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_disability_6m,
          CAST(SUM(CASE WHEN event_kind = 'DEATH' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_death_6m,
-         CAST(SUM(CASE WHEN event_kind = 'ASSIST_NEW' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_assist_new_6m
+         CAST(SUM(CASE WHEN event_kind = 'ASSIST_NEW' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_assist_new_6m,
+         -- public-welfare job exits (programmes/jobs.py): the subsidy of the 12 months before the exit, of which
+         -- (12 - months since the exit)/12 is still inside the rolling window and will drop out of it
+         CAST(SUM(CASE WHEN event_kind = 'PWJ_EXIT' AND event_date >= six_start THEN 1 ELSE 0 END) AS BIGINT) AS dept_pwj_exit_6m,
+         SUM(CASE WHEN event_kind = 'PWJ_EXIT' AND event_date >= six_start
+                  THEN COALESCE(amount, 0) * (12 - ((YEAR(as_of) * 12 + MONTH(as_of)) - (YEAR(event_date) * 12 + MONTH(event_date)))) / 12.0
+                  ELSE 0 END) AS dept_pwj_lost_12m
   FROM dept WHERE household_id IS NOT NULL GROUP BY as_of, household_id
 ),
 dept_village AS (
@@ -167,7 +173,8 @@ base AS (
          COALESCE(dh.dept_disaster_loss_6m, 0) AS dept_disaster_loss_6m,
          COALESCE(dh.dept_house_cd_6m, 0) AS dept_house_cd_6m, COALESCE(dh.dept_dropout_6m, 0) AS dept_dropout_6m,
          COALESCE(dh.dept_disability_6m, 0) AS dept_disability_6m, COALESCE(dh.dept_death_6m, 0) AS dept_death_6m,
-         COALESCE(dh.dept_assist_new_6m, 0) AS dept_assist_new_6m, COALESCE(dv.dept_water_6m, 0) AS dept_water_6m,
+         COALESCE(dh.dept_assist_new_6m, 0) AS dept_assist_new_6m,
+         COALESCE(dh.dept_pwj_exit_6m, 0) AS dept_pwj_exit_6m, COALESCE(dh.dept_pwj_lost_12m, 0) AS dept_pwj_lost_12m, COALESCE(dv.dept_water_6m, 0) AS dept_water_6m,
          p.monitoring_line, p.sharp_drop_ratio, p.uses_claims, p.deducts_oop,
          CASE WHEN hh.hh_type = '脱贫户' THEN p.med_oop_trigger_monitored ELSE p.med_oop_trigger_general END
            AS med_oop_trigger,
@@ -188,6 +195,7 @@ base AS (
 SELECT base.*,
        CASE WHEN size > 0 THEN net_12m / size END AS pc_net_12m,
        CASE WHEN size > 0 THEN net_prev_12m / size END AS pc_net_prev_12m,
+       CASE WHEN size > 0 THEN (net_12m - dept_pwj_lost_12m) / size END AS pc_net_after_pwj_exit,
        CASE WHEN net_prev_12m > 0 THEN 1.0 - net_12m / net_prev_12m END AS income_drop_ratio,
        CASE WHEN size > 0 THEN (net_12m
               + CASE WHEN uses_claims THEN COALESCE(claims_12m, 0) ELSE 0 END
