@@ -353,6 +353,7 @@ def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the
 from fangpin.cli import monitor as _monitor  # noqa: E402,F401  (registers `fangpin monitor`)
 from fangpin.cli import serve as _serve  # noqa: E402,F401  (registers `fangpin serve`, `fangpin users`)
 from fangpin.cli import cases_cmd as _cases_cmd  # noqa: E402,F401  (registers `fangpin case`)
+from fangpin.cli import scale_cmd as _scale_cmd  # noqa: E402,F401  (registers `fangpin spark-monitor`, `load-alerts`, `preview`)
 
 
 def main() -> None:  # pragma: no cover

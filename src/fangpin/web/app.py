@@ -88,4 +88,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from fangpin.web import preview as _preview; app.include_router(_preview.router)  # issue 8 rule preview
     return app
