@@ -134,7 +134,7 @@ def test_preview_cli_over_the_registry(county, tmp_path):
     assert r["matching"] == sum(a.rule_id == "INC-LINE" for a in up.alerts)
     p = subprocess.run([str(exe), "preview", "--db", county["url"], "--as-of", AS_OF.isoformat(), "--when",
                         "size > (SELECT 1)"], capture_output=True, text=True, env=env)
-    assert p.returncode == 2 and "not allowed" in p.stdout
+    assert p.returncode == 2 and "not allowed" in " ".join(p.stderr.split())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -82,9 +82,12 @@ def check_condition(when: str, columns: list[str]) -> str:
     """Parse a user condition; only whitelisted expression nodes over known feature columns pass. Returns the
     condition re-rendered by sqlglot (DuckDB dialect)."""
     try:
-        tree = sqlglot.parse_one(when, read="duckdb")
+        trees = [t for t in sqlglot.parse(when, read="duckdb") if t is not None]
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:
         raise _err("PREVIEW_SYNTAX", f"条件不是有效的表达式：{e}", f"the condition is not a valid expression: {e}")
+    if len(trees) != 1:
+        raise _err("PREVIEW_SYNTAX", "条件必须是一个表达式", "the condition must be exactly one expression")
+    tree = trees[0]
     known = set(columns)
     for node in tree.walk():
         if not isinstance(node, _ALLOWED):
