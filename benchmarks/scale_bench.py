@@ -149,7 +149,6 @@ def _child(fn: str, *args) -> dict:
     code = (f"import sys, json, resource; sys.path.insert(0, {str(HERE)!r}); import scale_bench as B; "
             f"from pathlib import Path; r = B.{fn}(*{args!r}); "
             "r['peak_rss_kb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; print('@@' + json.dumps(r))")
-    code = code.replace("Path(", "Path(")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-3000:])
@@ -159,7 +158,7 @@ def _child(fn: str, *args) -> dict:
 def run(results: dict, work: Path) -> None:
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    sizes = os.environ.get("FANGPIN_SCALE_SIZES", "1m,2m,5m,10m").split(",")
+    sizes = [s for s in os.environ.get("FANGPIN_SCALE_SIZES", "1m,2m,5m,10m").split(",") if s]
     spark_sizes = [s for s in os.environ.get("FANGPIN_SCALE_SPARK_SIZES", "1m,2m").split(",") if s]
     details = {}
     for tag in sizes:

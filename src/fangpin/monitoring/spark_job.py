@@ -28,6 +28,8 @@ import pyarrow.dataset as ds
 from fangpin.monitoring import engine as E
 from fangpin.monitoring.snapshot import Snapshot, open_snapshot
 
+# county codes are strings (leading digits matter): never let the reader infer an integer partition key
+COUNTY = ds.partitioning(pa.schema([("county", pa.string())]), flavor="hive")
 ALERT_COLUMNS = ["as_of", "household_id", "hh_no", "region_code", "rule_id", "risk_types", "evidence", "sources",
                  "param_version"]
 
@@ -99,8 +101,8 @@ def run_job(spark, snapshot: Snapshot, as_of: date, out: Path, *, rules: E.RuleS
     flags.select("as_of", "household_id", "region_code", "county").repartition("county").write \
         .mode("overwrite").partitionBy("county").parquet(str(out / "households"))
     flags.unpersist()
-    a = ds.dataset(out / "alerts", format="parquet", partitioning="hive")
-    h = ds.dataset(out / "households", format="parquet", partitioning="hive")
+    a = ds.dataset(out / "alerts", format="parquet", partitioning=COUNTY)
+    h = ds.dataset(out / "households", format="parquet", partitioning=COUNTY)
     summary = {"as_of": as_of.isoformat(), "snapshot": snapshot.fingerprint, "rules_version": rules.version,
                "param_version": pset.version, "master": spark.sparkContext.master,
                "households": h.count_rows(), "alerts": a.count_rows(),
@@ -120,8 +122,8 @@ def read_alerts(out: Path, county: str | None = None) -> E.RunResult:
     out = Path(out)
     meta = json.loads((out / "run.json").read_text())
     flt = (ds.field("county") == county) if county else None
-    a = ds.dataset(out / "alerts", format="parquet", partitioning="hive").to_table(filter=flt)
-    h = ds.dataset(out / "households", format="parquet", partitioning="hive").to_table(
+    a = ds.dataset(out / "alerts", format="parquet", partitioning=COUNTY).to_table(filter=flt)
+    h = ds.dataset(out / "households", format="parquet", partitioning=COUNTY).to_table(
         filter=flt, columns=["as_of", "household_id", "region_code"])
     alerts = []
     for row in a.sort_by([("rule_id", "ascending"), ("household_id", "ascending")]).select(ALERT_COLUMNS).to_pylist():
