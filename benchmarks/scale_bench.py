@@ -17,7 +17,8 @@ size's own). Figures, all seconds unless named otherwise:
 * ``scale.peak_rss_gb_<n>`` — peak memory of that interpreter; ``scale.snapshot_mb_<n>`` — snapshot size on disk;
 * ``spark.cluster_seconds_<n>`` — spark_job.run_job on the standalone cluster (2 workers × 1 core × 2 GB),
   alerts written as Parquet partitioned by county; ``spark.cluster_startup_seconds``;
-* ``spark.parity`` — 1 when the cluster's alerts (pairs + evidence digest) equal the DuckDB run's at the smallest size.
+* ``spark.parity`` — 1 when the cluster's alerts equal the DuckDB run's at the smallest Spark size
+  (spark_job.compare_runs: identical (household, rule) pairs, risk types, sources; evidence numbers within a cent).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from datetime import date
 from pathlib import Path
 
 AS_OF = date(2024, 12, 31)
-PERSONS = {"1m": 1_000_000, "2m": 2_000_000, "5m": 5_000_000, "10m": 10_000_000}
+PERSONS = {"50k": 50_000, "1m": 1_000_000, "2m": 2_000_000, "5m": 5_000_000, "10m": 10_000_000}
 
 GOALS = {
     "preview.seconds_10m": ("< 1", "warm rule preview ('how many households match this rule now', per township), 10M persons; median of 5"),
@@ -134,14 +135,10 @@ def measure_spark(work: Path, tags: list[str]) -> dict:
     snap = snapshot_for(work, tag)
     duck = E.run(snap, AS_OF)
     theirs = J.read_alerts(work / f"spark_out_{tag}")
-    key = lambda a: (a.household_id, a.rule_id)  # noqa: E731
-    ev = lambda r: {key(a): (sorted(a.evidence.items()), sorted(a.sources.items()), a.risk_types) for a in r.alerts}  # noqa: E731
-    d, s = ev(duck), ev(theirs)
-    same_pairs = duck.digest == theirs.digest
-    diff = [k for k in d if k not in s or json.dumps(d[k], default=str) != json.dumps(s[k], default=str)]
-    out["parity"] = 1.0 if same_pairs and not diff else 0.0
-    out["parity_pairs"] = len(d)
-    out["parity_evidence_differences"] = len(diff)
+    cmp = J.compare_runs(duck, theirs)
+    out["parity"] = cmp["parity"]
+    out["parity_pairs"] = cmp["pairs"]
+    out["parity_evidence_differences"] = cmp["evidence_differences"]
     return out
 
 

@@ -51,6 +51,29 @@ def cache_dir() -> Path:
     return Path(os.environ.get("FANGPIN_PREVIEW_CACHE", data_home() / "cache" / "features"))
 
 
+_PSET: dict = {}
+
+
+def default_parameters() -> ParameterSet:
+    """The shipped parameter set, parsed once per process and re-read when a file changes (parsing the YAML
+    takes longer than a warm preview)."""
+    from fangpin.policy.params import package_params_dir
+
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(package_params_dir().glob("*.yaml")))
+    if _PSET.get("stamp") != stamp:
+        _PSET.update(stamp=stamp, pset=load_parameters())
+    return _PSET["pset"]
+
+
+_RULES: dict = {}
+
+
+def default_rules() -> E.RuleSet:
+    if "rules" not in _RULES:
+        _RULES["rules"] = E.load_rules()
+    return _RULES["rules"]
+
+
 def _key(snapshot: Snapshot, as_of: date, pset: ParameterSet) -> str:
     h = hashlib.sha256("\n".join([snapshot.fingerprint, as_of.isoformat(), E.features_sql(), pset.version]).encode())
     return h.hexdigest()[:20]
@@ -60,7 +83,7 @@ def feature_file(snapshot: Snapshot, as_of: date, *, pset: ParameterSet | None =
                  cache: Path | None = None) -> tuple[Path, bool]:
     """The cached feature table for (snapshot, as_of): (path, computed_now). Written atomically (temp + rename),
     so a concurrent or interrupted computation never leaves a half file under the final name."""
-    pset = pset or load_parameters()
+    pset = pset or default_parameters()
     cache = Path(cache or cache_dir())
     path = cache / f"{_key(snapshot, as_of, pset)}.parquet"
     if path.exists():
@@ -109,8 +132,8 @@ def preview(snapshot: Snapshot, as_of: date, *, rule: str | None = None, when: s
     t0 = time.perf_counter()
     if (rule is None) == (when is None):
         raise _err("PREVIEW_WHAT", "请给出规则编号或条件(二选一)", "give a rule id or a condition (one of them)")
-    pset = pset or load_parameters()
-    rules = rules or E.load_rules()
+    pset = pset or default_parameters()
+    rules = rules or default_rules()
     if rule is not None:
         try:
             cond = rules.by_id(rule).when
@@ -125,45 +148,37 @@ def preview(snapshot: Snapshot, as_of: date, *, rule: str | None = None, when: s
     if bad:
         raise _err("PREVIEW_PARAM", f"不能修改的参数：{sorted(bad)}",
                    f"parameters that cannot be changed here: {sorted(bad)} (allowed: {sorted(PARAM_COLUMNS)})")
-    repl = []
+    repl: dict[str, str] = {}
     for k, v in params.items():
         try:
-            repl.append(f"CAST({float(v)!r} AS DOUBLE) AS {k}")
+            repl[k] = f"CAST({float(v)!r} AS DOUBLE)"
         except (TypeError, ValueError):
             raise _err("PREVIEW_PARAM_VALUE", f"参数 {k} 必须是数字", f"parameter {k} must be a number") from None
     if line_factor is not None and "monitoring_line" not in params:
-        repl.append(f"monitoring_line * CAST({float(line_factor)!r} AS DOUBLE) AS monitoring_line")
+        repl["monitoring_line"] = f"(monitoring_line * CAST({float(line_factor)!r} AS DOUBLE))"
     if scope and not scope.isdigit():
         raise _err("PREVIEW_SCOPE", "区域代码必须是数字", "the region code must be digits")
+    # the changed condition: parameter columns replaced by the new values, so one scan counts both
+    changed = sqlglot.parse_one(cond, read="duckdb").transform(
+        lambda n: sqlglot.parse_one(repl[n.name], read="duckdb") if isinstance(n, exp.Column) and n.name in repl
+        else n).sql(dialect="duckdb")
     import duckdb
 
     con = duckdb.connect()
     try:
-        src = f"read_parquet('{path}')"
         where = f"WHERE region_code LIKE '{scope}%'" if scope else ""
-        changed = f"SELECT * REPLACE ({', '.join(repl)}) FROM {src} {where}" if repl else f"SELECT * FROM {src} {where}"
-        base = f"SELECT * FROM {src} {where}"
-        q = f"""
-          WITH c AS (SELECT SUBSTRING(region_code, 1, 9) AS township, COALESCE(({cond}), FALSE) AS hit FROM ({changed})),
-               b AS (SELECT SUBSTRING(region_code, 1, 9) AS township, COALESCE(({cond}), FALSE) AS hit FROM ({base}))
-          SELECT township, SUM(n) AS households, SUM(hit) AS matching, SUM(bhit) AS matching_base FROM (
-            SELECT township, COUNT(*) AS n, SUM(CAST(hit AS INTEGER)) AS hit, 0 AS bhit FROM c GROUP BY township
-            UNION ALL
-            SELECT township, 0, 0, SUM(CAST(hit AS INTEGER)) FROM b GROUP BY township
-          ) GROUP BY township ORDER BY township"""
-        if not repl:  # nothing changed: one pass
-            q = f"""SELECT SUBSTRING(region_code, 1, 9) AS township, COUNT(*) AS households,
-                      SUM(CAST(COALESCE(({cond}), FALSE) AS INTEGER)) AS matching,
-                      SUM(CAST(COALESCE(({cond}), FALSE) AS INTEGER)) AS matching_base
-                    FROM ({base}) GROUP BY township ORDER BY township"""
-        rows = con.execute(q).fetchall()
+        rows = con.execute(f"""
+            SELECT SUBSTRING(region_code, 1, 9) AS township, COUNT(*) AS households,
+                   SUM(CAST(COALESCE(({changed}), FALSE) AS INTEGER)) AS matching,
+                   SUM(CAST(COALESCE(({cond}), FALSE) AS INTEGER)) AS matching_base
+            FROM read_parquet('{path}') {where} GROUP BY township ORDER BY township""").fetchall()
     except duckdb.Error as e:
         raise _err("PREVIEW_EVAL", f"条件无法计算：{e}", f"the condition cannot be evaluated: {e}") from None
     finally:
         con.close()
     towns = {t: {"households": int(n), "matching": int(m or 0), "matching_base": int(b or 0)} for t, n, m, b in rows}
     return {
-        "as_of": as_of.isoformat(), "rule": rule, "condition": cond, "params": params, "line_factor": line_factor,
+        "as_of": as_of.isoformat(), "rule": rule, "condition": changed, "condition_base": cond, "params": params, "line_factor": line_factor,
         "scope": scope, "snapshot": snapshot.fingerprint,
         "households": sum(t["households"] for t in towns.values()),
         "matching": sum(t["matching"] for t in towns.values()),

@@ -137,6 +137,27 @@ def read_alerts(out: Path, county: str | None = None) -> E.RunResult:
     return E.RunResult(scope, alerts)
 
 
+def compare_runs(a: E.RunResult, b: E.RunResult, cent: float = 0.011) -> dict:
+    """Parity of two runs: the sorted (household, rule) pairs, then every alert's risk types, sources and
+    evidence; evidence numbers may differ by one cent — the last-digit rounding of a value that sits on a
+    half-cent (x.xx5) after different but equally exact floating-point summation orders."""
+    key = lambda x: (x.household_id, x.rule_id)  # noqa: E731
+    theirs = {key(x): x for x in b.alerts}
+    diffs = []
+    for x in a.alerts:
+        y = theirs.get(key(x))
+        if y is None:
+            continue
+        same = (x.risk_types == y.risk_types and x.sources == y.sources and x.evidence.keys() == y.evidence.keys()
+                and all(abs(u - v) <= cent if isinstance(u, float) and isinstance(v, float) else u == v
+                        for u, v in ((x.evidence[k], y.evidence[k]) for k in x.evidence)))
+        if not same:
+            diffs.append(key(x))
+    pairs_equal = a.digest == b.digest
+    return {"pairs_equal": pairs_equal, "pairs": len({key(x) for x in a.alerts}), "evidence_differences": len(diffs),
+            "parity": 1.0 if pairs_equal and not diffs else 0.0}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="fangpin.monitoring.spark_job", description=__doc__.split("\n")[0])
     ap.add_argument("--snapshot", required=True, type=Path, help="Parquet snapshot directory (monitoring/snapshot.py)")
