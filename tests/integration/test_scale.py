@@ -97,6 +97,9 @@ def test_preview_of_a_condition_and_scope(county, tmp_path):
     r = PV.preview(snap, AS_OF, when="size >= 4 AND n_elderly > 0", scope=town, cache=tmp_path)
     assert list(r["townships"]) == [town]
     assert r["matching"] == sum(f["region_code"].startswith(town) for f in want)
+    # the web server's in-memory copy of the cached features answers the same
+    m = PV.preview(snap, AS_OF, when="size >= 4 AND n_elderly > 0", scope=town, cache=tmp_path, resident=True)
+    assert (m["matching"], m["townships"]) == (r["matching"], r["townships"])
 
 
 @pytest.mark.parametrize("bad,code", [

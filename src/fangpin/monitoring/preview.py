@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -125,10 +126,13 @@ def check_condition(when: str, columns: list[str]) -> str:
 
 def preview(snapshot: Snapshot, as_of: date, *, rule: str | None = None, when: str | None = None,
             params: dict[str, float] | None = None, line_factor: float | None = None, scope: str = "",
-            pset: ParameterSet | None = None, rules: E.RuleSet | None = None, cache: Path | None = None) -> dict:
+            pset: ParameterSet | None = None, rules: E.RuleSet | None = None, cache: Path | None = None,
+            resident: bool = False) -> dict:
     """Households matching ``rule`` (a rules.yaml id) or ``when`` (a condition), with ``params`` replacing policy
     parameter columns (absolute values) and/or the monitoring line scaled by ``line_factor``; per township within
-    the region prefix ``scope``. Also counts the same condition under the parameters in force (``base``)."""
+    the region prefix ``scope``. Also counts the same condition under the parameters in force (``base``).
+    ``resident=True`` (long-running processes: the web server) keeps the latest feature table in an in-memory
+    DuckDB database, so repeated previews scan memory instead of decoding Parquet."""
     t0 = time.perf_counter()
     if (rule is None) == (when is None):
         raise _err("PREVIEW_WHAT", "请给出规则编号或条件(二选一)", "give a rule id or a condition (one of them)")
@@ -164,14 +168,16 @@ def preview(snapshot: Snapshot, as_of: date, *, rule: str | None = None, when: s
         else n).sql(dialect="duckdb")
     import duckdb
 
-    con = duckdb.connect()
+    where = f"WHERE region_code LIKE '{scope}%'" if scope else ""
+    src = _resident_table(path) if resident else None
+    con = src.cursor() if src is not None else duckdb.connect()
     try:
-        where = f"WHERE region_code LIKE '{scope}%'" if scope else ""
         rows = con.execute(f"""
             SELECT SUBSTRING(region_code, 1, 9) AS township, COUNT(*) AS households,
                    SUM(CAST(COALESCE(({changed}), FALSE) AS INTEGER)) AS matching,
                    SUM(CAST(COALESCE(({cond}), FALSE) AS INTEGER)) AS matching_base
-            FROM read_parquet('{path}') {where} GROUP BY township ORDER BY township""").fetchall()
+            FROM {"feat" if src is not None else f"read_parquet('{path}')"} {where}
+            GROUP BY township ORDER BY township""").fetchall()
     except duckdb.Error as e:
         raise _err("PREVIEW_EVAL", f"条件无法计算：{e}", f"the condition cannot be evaluated: {e}") from None
     finally:
@@ -186,6 +192,26 @@ def preview(snapshot: Snapshot, as_of: date, *, rule: str | None = None, when: s
         "townships": towns, "cache": "cold" if cold else "warm",
         "seconds_features": round(t1 - t0, 3), "seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+_RESIDENT: dict = {}
+_RESIDENT_LOCK = threading.Lock()
+
+
+def _resident_table(path: Path):
+    """An in-memory DuckDB database holding the feature table of ``path`` (only the latest one is kept);
+    callers take a cursor (DuckDB cursors are safe to use from different threads)."""
+    import duckdb
+
+    with _RESIDENT_LOCK:
+        if _RESIDENT.get("path") != str(path):
+            old = _RESIDENT.pop("con", None)
+            if old is not None:
+                old.close()
+            con = duckdb.connect(":memory:")
+            con.execute(f"CREATE TABLE feat AS SELECT * FROM read_parquet('{path}')")
+            _RESIDENT.update(path=str(path), con=con)
+        return _RESIDENT["con"]
 
 
 def registry_watermark(conn) -> str:

@@ -33,6 +33,6 @@ def rule_preview(request: Request, user: User = Depends(api_user),
     try:
         snap = PV.registry_snapshot(request.app.state.engine)
         return PV.preview(snap, as_of or date.today(), rule=rule, when=when, params=params,
-                          line_factor=line_factor, scope=region)
+                          line_factor=line_factor, scope=region, resident=True)
     except FangpinValueError as e:
         raise HTTPException(422, detail={"code": e.code, "message_zh": e.issue.zh, "message_en": e.issue.en})
