@@ -194,32 +194,41 @@ def test_standalone_cluster_run_gives_the_embedded_alerts(county, tmp_path):
 
 
 @pytest.mark.heavy
-def test_load_alerts_stores_one_countys_partition(county, tmp_path):
-    """The job's output, written by Spark on the executors (local mode here), loaded by `fangpin load-alerts`."""
-    from fangpin.alerts.models import Alert
-    from fangpin.monitoring import spark_job as J
-    from sqlalchemy import func, select
-
-    snap = county["snap"]
-    spark = J.session("local[2]")
-    try:
-        J.run_job(spark, snap, AS_OF, tmp_path / "out")
-    finally:
-        spark.stop()
-    duck = E.run(snap, AS_OF)
-    counties = sorted({a.region_code[:6] for a in duck.alerts})
+def test_spark_monitor_then_load_alerts_for_one_county(county, tmp_path):
+    """`fangpin spark-monitor` (export → Spark job, local mode here → store) on one copy of the database, then
+    `fangpin load-alerts --county` of the job's Parquet output into another copy."""
     import shutil
 
-    db = tmp_path / "copy.db"
-    shutil.copy(county["dir"] / "m.db", db)
+    from sqlalchemy import func, select
+
+    from fangpin.alerts.models import Alert
+
+    duck = E.run(county["snap"], AS_OF)
     exe = Path(sys.executable).parent / "fangpin"
-    rep = tmp_path / "r.json"
-    p = subprocess.run([str(exe), "load-alerts", "--db", f"sqlite:///{db}", "--from", str(tmp_path / "out"),
+
+    def alerts_in(db: Path) -> int:
+        e = make_engine(f"sqlite:///{db}")
+        with e.connect() as c:
+            n = c.execute(select(func.count()).select_from(Alert)).scalar_one()
+        e.dispose()
+        return n
+
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    shutil.copy(county["dir"] / "m.db", one)
+    shutil.copy(county["dir"] / "m.db", two)
+    before = alerts_in(one)
+    rep = tmp_path / "r1.json"
+    p = subprocess.run([str(exe), "spark-monitor", "--db", f"sqlite:///{one}", "--as-of", AS_OF.isoformat(),
+                        "--spark-master", "local[2]", "--out", str(tmp_path / "out"), "--report-json", str(rep)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    r1 = json.loads(rep.read_text())
+    assert r1["alerts_sha256"] == duck.digest and r1["households"] == duck.features.num_rows
+    assert alerts_in(one) - before == len({(a.household_id, a.rule_id) for a in duck.alerts})
+    counties = sorted({a.region_code[:6] for a in duck.alerts})
+    rep = tmp_path / "r2.json"
+    p = subprocess.run([str(exe), "load-alerts", "--db", f"sqlite:///{two}", "--from", str(tmp_path / "out"),
                         "--county", counties[0], "--report-json", str(rep)], capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
-    e = make_engine(f"sqlite:///{db}")
-    with e.connect() as c:
-        n = c.execute(select(func.count()).select_from(Alert)).scalar_one()
-    e.dispose()
+    assert p.returncode == 0, p.stderr[-3000:]
     want = len({(a.household_id, a.rule_id) for a in duck.alerts if a.region_code.startswith(counties[0])})
-    assert n == want == json.loads(rep.read_text())["alerts"] > 0
+    assert alerts_in(two) - before == want == json.loads(rep.read_text())["alerts"] > 0
