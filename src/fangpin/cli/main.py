@@ -386,6 +386,7 @@ from fangpin.cli import cases_cmd as _cases_cmd  # noqa: E402,F401  (registers `
 from fangpin.cli import report_cmd as _report_cmd  # noqa: E402,F401  (registers `fangpin report`, `fangpin export`)
 from fangpin.cli import plan_cmd as _plan_cmd  # noqa: E402,F401  (registers `fangpin plan`, `fangpin visit`)
 from fangpin.cli import programmes as _programmes  # noqa: E402,F401  (registers `fangpin programmes`)
+from fangpin.cli import scale_cmd as _scale_cmd  # noqa: E402,F401  (registers `fangpin spark-monitor`, `load-alerts`, `preview`)
 
 
 def main() -> None:  # pragma: no cover

@@ -212,18 +212,29 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
     return _normalise(out)
 
 
-def spark_session(master: str = "local[2]", app: str = "fangpin-monitor"):
+def spark_session(master: str = "local[2]", app: str = "fangpin-monitor", conf: dict[str, str] | None = None):
+    """A session on ``master`` (local[n], spark://host:port, yarn, k8s://…); ``conf`` adds settings (e.g. from
+    fangpin.monitoring.cluster.cluster_conf). An active session on another master is stopped first, since
+    getOrCreate would silently hand it back."""
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master).appName(app)
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "8")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate())
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()
+    b = (SparkSession.builder.master(master).appName(app)
+         .config("spark.sql.session.timeZone", "UTC")
+         .config("spark.sql.shuffle.partitions", "8")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    for k, v in (conf or {}).items():
+        b = b.config(k, v)
+    return b.getOrCreate()
 
 
-def run_spark(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: RuleSet, spark=None) -> pa.Table:
+def run_spark(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: RuleSet, spark=None,
+              collect: bool = True):
+    """Features + rule flags on Spark; ``collect=False`` returns the Spark DataFrame instead of an Arrow table
+    (the cluster job, fangpin.monitoring.spark_job, turns flags into alerts on the executors)."""
     spark = spark or spark_session()
     for t in FEATURE_TABLES:
         spark.read.parquet(str(snapshot.path(t))).createOrReplaceTempView(t)
@@ -240,6 +251,8 @@ def run_spark(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: RuleS
     spark.createDataFrame(asof.to_pandas()).createOrReplaceTempView("asof_dates")
     spark.createDataFrame(params.to_pandas()).createOrReplaceTempView("params")
     df = spark.sql(compile_sql(rules, "spark"))
+    if not collect:
+        return df
     return _normalise(df.toArrow())
 
 

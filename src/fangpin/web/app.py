@@ -94,4 +94,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     uploads.install(app)  # feed upload, background jobs, feed health, tracking status, code-label filters
     from fangpin.web import cases as _cases; app.include_router(_cases.router)  # noqa: E702  (assistance chain)
     from fangpin.web import programmes; app.include_router(programmes.router)  # noqa: E702 (issue 9)
+    from fangpin.web import preview as _preview; app.include_router(_preview.router)  # issue 8 rule preview
     return app
