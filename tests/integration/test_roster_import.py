@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xlsxwriter
+from fangpin.security.crypto import PURPOSE_ID, blind
 from sqlalchemy import func, select
 
 from fangpin.exchange.roster import import_roster
@@ -76,7 +77,8 @@ def test_roster_imports_all_four_files_feeds_a(engine, tmp_path):
     assert v.guarantees["housing_safe"] is True
     # lowercase x normalised to X (GB 11643 check char)
     with engine.connect() as c:
-        assert c.execute(select(Person.id).where(Person.id_number == IDS[1].upper())).scalar() is not None
+        assert c.execute(select(Person.id).where(Person.id_number_bidx == blind(IDS[1].upper(), PURPOSE_ID))
+                         ).scalar() is not None
 
 
 def test_same_files_twice_change_nothing(engine, tmp_path):

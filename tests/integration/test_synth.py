@@ -7,6 +7,8 @@ import json
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_PERSON_ID
 from sqlalchemy import func, select, text
 
 from fangpin import ids
@@ -48,8 +50,9 @@ def test_synth_is_deterministic_for_a_seed(small_county, tmp_path):
 def test_ids_are_valid_unique_and_match_birth_and_sex_gb11643(small_county):
     e, _, _ = small_county
     with e.connect() as c:
-        rows = c.execute(select(Person.id_number, MemberVersion.sex, MemberVersion.birth_date)
-                         .join(MemberVersion, MemberVersion.person_id == Person.id)).all()
+        rows = [(decrypt(n, P_PERSON_ID), sex, birth) for n, sex, birth in c.execute(
+            select(Person.id_number_enc, MemberVersion.sex, MemberVersion.birth_date)
+            .join(MemberVersion, MemberVersion.person_id == Person.id)).all()]
     seen = set()
     unknown_area = 0
     for number, sex, birth in rows:
