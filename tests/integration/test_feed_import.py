@@ -81,9 +81,18 @@ def _linker_is_real() -> bool:
 
 
 def _records(engine) -> list[dict]:
+    """Feed records with their payload opened (IDs, phones, addresses are sealed at rest: docs/SECURITY.md)."""
+    from fangpin.security.crypto import PREFIX
+    from fangpin.security.fields import open_payload
+
     with engine.connect() as c:
         fr = FeedRecord.__table__
-        return [dict(r._mapping) for r in c.execute(select(fr).order_by(fr.c.id))]
+        rows = [dict(r._mapping) for r in c.execute(select(fr).order_by(fr.c.id))]
+    for r in rows:
+        if r["payload"].get("id_number"):
+            assert r["payload"]["id_number"].startswith(PREFIX)
+        r["payload"] = open_payload(r["payload"])
+    return rows
 
 
 def _content(rows: list[dict], batch_files: dict[int, str]) -> list[tuple]:

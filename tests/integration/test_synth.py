@@ -19,13 +19,24 @@ from fangpin.synth.run import SynthParams, run
 
 
 def _digest(engine) -> str:
+    """Content digest; ciphertexts (random nonces) are decrypted first, so it is the plaintext that must repeat."""
+    from fangpin.security.crypto import PREFIX, decrypt
+
     h = hashlib.sha256()
     with engine.connect() as c:
         for t in ("household", "household_version", "person", "member_version", "income_record", "guarantee_status"):
-            cols = "*" if t in ("household", "person") else "*"
-            rows = c.execute(text(f"SELECT {cols} FROM {t} ORDER BY id")).all()
-            h.update(repr([tuple(r) for r in rows]).encode())
+            res = c.execute(text(f"SELECT * FROM {t} ORDER BY id"))
+            keys = list(res.keys())
+            rows = []
+            for r in res:
+                rows.append(tuple(decrypt(v, _PURPOSE[(t, k)]) if isinstance(v, str) and v.startswith(PREFIX) else v
+                                  for k, v in zip(keys, r)))
+            h.update(repr(rows).encode())
     return h.hexdigest()
+
+
+_PURPOSE = {("person", "id_number_enc"): "person.id_number", ("household_version", "head_id_enc"):
+            "household_version.head_id", ("household_version", "phone_enc"): "household_version.phone"}
 
 
 @pytest.fixture(scope="module")
