@@ -353,6 +353,8 @@ def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the
 from fangpin.cli import monitor as _monitor  # noqa: E402,F401  (registers `fangpin monitor`)
 from fangpin.cli import serve as _serve  # noqa: E402,F401  (registers `fangpin serve`, `fangpin users`)
 from fangpin.cli import cases_cmd as _cases_cmd  # noqa: E402,F401  (registers `fangpin case`)
+from fangpin.cli.security_cmd import register as _register_security  # noqa: E402
+_register_security(app)  # `fangpin keys`, `fangpin audit`, `fangpin backup`, `fangpin restore`
 
 
 def main() -> None:  # pragma: no cover
