@@ -84,8 +84,9 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     async def _case_error(request: Request, e: CaseError):
         return JSONResponse(error_body(e), status_code=422)
 
-    from fangpin.web import api, pages
+    from fangpin.web import api, pages, security
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(security.router)  # reveal of a full phone / ID number, audited (docs/SECURITY.md)
     return app
