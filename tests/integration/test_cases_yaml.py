@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fangpin.security.crypto import decrypt
-from fangpin.security.fields import P_HEAD_ID
 from sqlalchemy import select
 
 from fangpin.cases import CaseError, act, add_measure, apply_self, history, open_lead, overdue, record_delivery
 from fangpin.cases import removal_checklist
 from fangpin.registry.models import Household, HouseholdVersion
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_HEAD_ID
 from test_cases_factory import ACTORS, T0, end_member, make_household
 
 CASES = sorted((Path(__file__).parents[1] / "cases" / "workflow").glob("*.yaml"))

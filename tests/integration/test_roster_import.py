@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xlsxwriter
-from fangpin.security.crypto import PURPOSE_ID, blind
 from sqlalchemy import func, select
 
 from fangpin.exchange.roster import import_roster
 from fangpin.ids import make_ids
 from fangpin.registry.models import HouseholdVersion, ImportBatch, IncomeRecord, MemberVersion, Person
 from fangpin.registry.service import household_as_of
+from fangpin.security.crypto import PURPOSE_ID, blind
 
 HH_HEAD = ["户编号", "行政区划代码", "户类型", "是否易地搬迁", "联系电话", "户主证件号码"]
 MEM_HEAD = ["户编号", "姓名", "证件号码", "性别", "出生日期", "与户主关系", "民族", "文化程度", "在校生情况", "健康状况",

@@ -7,8 +7,6 @@ import json
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from fangpin.security.crypto import decrypt
-from fangpin.security.fields import P_PERSON_ID
 from sqlalchemy import func, select, text
 
 from fangpin import ids
@@ -16,6 +14,8 @@ from fangpin.db import make_engine
 from fangpin.registry import regions
 from fangpin.registry.models import Household, MemberVersion, Person
 from fangpin.synth.run import SynthParams, run
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_PERSON_ID
 
 
 def _digest(engine) -> str:
