@@ -113,8 +113,14 @@ def test_key_file_is_created_0600_and_a_readable_key_file_is_refused(tmp_path, m
         reset_keyring()
 
 
-def test_key_rotation_reencrypts_everything_is_resumable_and_lookups_work_meanwhile(engine, monkeypatch):
+def test_key_rotation_reencrypts_everything_is_resumable_and_lookups_work_meanwhile(engine, monkeypatch, tmp_path):
+    from fangpin.security.fields import is_sealed, open_file, seal_file, sealed_kid
+
     old = os.environ["FANGPIN_DATA_KEY"]
+    monkeypatch.setenv("FANGPIN_LANDING_DIR", str(tmp_path / "landing"))
+    (tmp_path / "landing" / "employment").mkdir(parents=True)
+    landed = tmp_path / "landing" / "employment" / "x.csv.enc"
+    landed.write_bytes(seal_file(b"a,b\n1,2\n", __import__("hashlib").sha256(b"a,b\n1,2\n").hexdigest()))
     with engine.begin() as c:
         for i in range(7):
             _household(c, f"H{i}", head=f"53052119800501{i:03d}", wife=None, phone=f"1381234{i:04d}")
@@ -144,6 +150,8 @@ def test_key_rotation_reencrypts_everything_is_resumable_and_lookups_work_meanwh
         counts = rotate(engine, batch=3)  # resume
         again = rotate(engine, batch=3)  # nothing left
         assert sum(again.values()) == 0 and counts["household_version.phone_enc"] > 0
+        assert counts["landing_files"] == 1 and sealed_kid(landed.read_bytes()) == kr.active
+        assert is_sealed(landed.read_bytes()) and open_file(landed.read_bytes()) == b"a,b\n1,2\n"
         with engine.connect() as c:
             usage = key_usage(c)
             assert all(set(v) <= {kr.active} for v in usage.values()), usage

@@ -20,8 +20,8 @@
   feed is village level: ``link_method = village`` and its households are resolved at read time
   (:func:`village_record_households`) because households move, split and are created after the delivery.
 * **Batch** — accepted rows are written in one transaction with their ``import_batch`` (kind ``feed:<key>``).
-  The file's sha256 makes a re-import a no-op. The raw file is kept in the landing zone
-  ``<data home>/landing/<feed>/<sha256><ext>`` (``FANGPIN_LANDING_DIR`` overrides) and listed in
+  The file's sha256 makes a re-import a no-op. The raw file is kept, AES-GCM encrypted, in the landing zone
+  ``<data home>/landing/<feed>/<sha256><ext>.enc`` (``FANGPIN_LANDING_DIR`` overrides) and listed in
   ``manifest.jsonl`` there, so :func:`replay` can rebuild every batch in a fresh database in the original order.
 
 Sensitive values (ID numbers, certificates, addresses, phones) are stored in ``feed_record.payload`` but only ever
@@ -63,7 +63,8 @@ from fangpin.issues import FangpinValueError, Issue, issue
 from fangpin.registry.models import HouseholdVersion, ImportBatch, MemberVersion, Person
 from fangpin.registry.service import current_households, current_members
 from fangpin.security.crypto import PURPOSE_ID, blind, blind_all, decrypt, encrypt, keyring
-from fangpin.security.fields import P_PERSON_ID, open_payload, seal_payload, sensitive_keys
+from fangpin.security.fields import (P_PERSON_ID, SEALED_SUFFIX, is_sealed, open_file, open_payload, seal_file,
+                                     seal_payload, sensitive_keys)
 from fangpin.textnorm import clean_name
 
 __all__ = [
@@ -589,13 +590,18 @@ def landing_root() -> Path:
 
 
 def _land(root: Path, feed: str, sha: str, ext: str, blob: bytes) -> Path:
-    rel = Path(feed) / f"{sha}{ext}"
+    """Keep the delivered file, encrypted (``.enc``: the raw file holds IDs and phones; docs/SECURITY.md)."""
+    rel = Path(feed) / f"{sha}{ext}{SEALED_SUFFIX}"
     dest = root / rel
-    if not dest.exists():
+    if not dest.exists() and not (root / feed / f"{sha}{ext}").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(seal_file(blob, sha))
         os.replace(tmp, dest)  # atomic: a landed file is always complete
+    elif not dest.exists():
+        rel = Path(feed) / f"{sha}{ext}"  # landed before files were sealed: kept as it is
     return rel
 
 
@@ -626,6 +632,10 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     except OSError as e:
         return _file_rejected(report, issue("file.unreadable", f"无法打开文件：{path.name}", f"cannot open file {path.name}: "
                                             f"{e.strerror}"), t0)
+    if is_sealed(blob):  # a landed copy (replay)
+        blob = open_file(blob)
+        if path.suffix == SEALED_SUFFIX:
+            path = path.with_suffix("")
     sha = hashlib.sha256(blob).hexdigest()
     report.sha256 = sha
     with engine.connect() as conn:

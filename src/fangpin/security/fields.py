@@ -18,7 +18,10 @@ and :func:`open_payload` restores them in memory.
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import bindparam, select, text
@@ -30,6 +33,7 @@ P_PERSON_ID = "person.id_number"
 P_HEAD_ID = "household_version.head_id"
 P_PHONE = "household_version.phone"
 P_PAYLOAD = "feed_record.payload"
+log = logging.getLogger(__name__)
 P_APPLICANT = "case_file.applicant"  # id_number and phone inside the self-application JSON
 
 
@@ -99,6 +103,80 @@ def decrypt_column(tokens: Iterable[str | None], purpose: str, kr: Keyring | Non
     return [plain.get(t) if t else None for t in tokens]
 
 
+# -- sealed files (landing zone copies of delivered feed files) ------------------------------------------------------
+
+SEALED_SUFFIX = ".enc"
+_MAGIC = b"FPSEAL1\0"
+
+
+def seal_file(blob: bytes, sha: str, kr: Keyring | None = None) -> bytes:
+    """``FPSEAL1\\0`` + key id (8 ASCII) + nonce (12) + sha256 hex of the plaintext (64) + AES-GCM(blob, associated
+    data = that sha256): the content address is authenticated with the content."""
+    kr = kr or keyring()
+    k = kr._keys[kr.active]
+    nonce = os.urandom(12)
+    return _MAGIC + kr.active.encode() + nonce + sha.encode() + k.aead.encrypt(nonce, blob, sha.encode())
+
+
+def is_sealed(blob: bytes) -> bool:
+    return blob[:len(_MAGIC)] == _MAGIC
+
+
+def sealed_kid(blob: bytes) -> str:
+    return blob[len(_MAGIC):len(_MAGIC) + 8].decode()
+
+
+def open_file(blob: bytes, kr: Keyring | None = None) -> bytes:
+    """The plaintext of a sealed file; the associated data (sha256) is checked against the plaintext too."""
+    import hashlib
+
+    from cryptography.exceptions import InvalidTag
+
+    from fangpin.security.crypto import _err
+
+    kr = kr or keyring()
+    kid = sealed_kid(blob)
+    k = kr._keys.get(kid)
+    if k is None:
+        raise _err("KEY_UNKNOWN_KID", f"缺少密钥 {kid}", f"data key {kid} is not configured (docs/SECURITY.md)")
+    off = len(_MAGIC) + 8
+    nonce, body = blob[off:off + 12], blob[off + 12:]
+    sha, body = body[:64].decode(), body[64:]
+    try:
+        plain = k.aead.decrypt(nonce, body, sha.encode())
+    except InvalidTag:
+        raise _err("KEY_BAD_CIPHERTEXT", "落地文件校验失败（被篡改或密钥不符）",
+                   "landed file failed authentication (tampered with, or wrong key)")
+    if hashlib.sha256(plain).hexdigest() != sha:  # pragma: no cover - implied by the tag
+        raise _err("KEY_BAD_CIPHERTEXT", "落地文件校验失败", "landed file checksum mismatch")
+    return plain
+
+
+def rotate_landing(root: Path, kr: Keyring | None = None) -> int:
+    """Re-encrypt every sealed landing file that is not under the active key (atomic per file)."""
+    kr = kr or keyring()
+    n = 0
+    if not root.exists():
+        return 0
+    for p in sorted(root.rglob(f"*{SEALED_SUFFIX}")):
+        blob = p.read_bytes()
+        if not is_sealed(blob) or sealed_kid(blob) == kr.active:
+            continue
+        if sealed_kid(blob) not in kr.masters:  # sealed with a key we do not hold: left alone, reported
+            log.warning("landing file %s is sealed with unknown key %s; not rotated", p.name, sealed_kid(blob))
+            continue
+        plain = open_file(blob, kr)
+        import hashlib
+
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(seal_file(plain, hashlib.sha256(plain).hexdigest(), kr))
+        os.replace(tmp, p)
+        n += 1
+    return n
+
+
 # -- key rotation ---------------------------------------------------------------------------------------------------
 
 def _not_active(col, kr: Keyring):
@@ -140,6 +218,9 @@ def rotate(engine: Engine, *, batch: int = 5_000, progress=None) -> dict[str, in
         counts[f"{spec.table}.{spec.column}"] = n
     for table, column, purpose in JSON_COLUMNS:
         counts[f"{table}.{column}"] = _rotate_json(engine, kr, table, column, purpose, batch, progress)
+    from fangpin.exchange.feeds import landing_root
+
+    counts["landing_files"] = rotate_landing(landing_root(), kr)
     return counts
 
 
