@@ -397,3 +397,39 @@ def test_scores_export_and_masked_id_pattern_helpers():
     assert HEAD not in m and PHONE not in m and "6512345" not in m and "530521800501001" not in m
     assert "123456.78" in m and "530521100001" in m  # money and 12-digit region codes are not PII
     assert contains_pii(HEAD) and not contains_pii("530521100001")
+
+
+def test_cli_keys_backup_restore_and_audited_export(sqlite_engine, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fangpin.cli.main import app
+
+    with sqlite_engine.begin() as c:
+        _household(c)
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    run = CliRunner().invoke
+    r = run(app, ["review", "export", str(tmp_path / "pairs.parquet"), "--db", url])
+    assert r.exit_code == 0, r.output
+    r = run(app, ["audit", "list", "--db", url])
+    assert json.loads(r.stdout.splitlines()[0])["action"] == "export.labelled_pairs"
+    # rotation with keys from the environment: new key first, --resume
+    old = os.environ["FANGPIN_DATA_KEY"]
+    new = _key()
+    monkeypatch.setenv("FANGPIN_DATA_KEY", f"{new},{old}")
+    reset_keyring()
+    try:
+        assert run(app, ["keys", "rotate", "--db", url]).exit_code == 2  # env keys: must use --resume
+        r = run(app, ["keys", "rotate", "--resume", "--db", url])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["reencrypted"]["person.id_number_enc"] == 2
+        usage = json.loads(run(app, ["keys", "status", "--db", url]).stdout)["usage"]
+        assert usage["person.id_number_enc"] == {kid_of(base64.b64decode(new)): 2}
+        r = run(app, ["backup", "--db", url, "--out", str(tmp_path / "b.tar")])
+        assert r.exit_code == 0, r.output
+        r = run(app, ["restore", "--db", f"sqlite:///{tmp_path}/r.db", "--in", str(tmp_path / "b.tar")])
+        assert r.exit_code == 0, r.output
+        r = run(app, ["audit", "verify", "--db", f"sqlite:///{tmp_path}/r.db"])
+        assert r.exit_code == 0 and json.loads(r.stdout)["rows"] == 2  # the export and the rotation
+    finally:
+        monkeypatch.setenv("FANGPIN_DATA_KEY", old)
+        reset_keyring()

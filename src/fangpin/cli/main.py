@@ -344,9 +344,13 @@ def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the
 
     from fangpin.exchange.feeds import labelled_pairs
 
-    with _engine(db).connect() as conn:
+    from fangpin.cli.security_cmd import audit_export
+
+    e = _engine(db)
+    with e.connect() as conn:
         t = labelled_pairs(conn)
     pq.write_table(t, out)
+    audit_export(e, "export.labelled_pairs", out, {"rows": t.num_rows})  # phones/addresses inside: audited
     console.print(f"{t.num_rows} labelled pairs → {out}")
 
 
