@@ -39,7 +39,7 @@ def reveal_api(hh_no: str, body: RevealIn, request: Request, user: User = Depend
                         headers=NO_STORE)
 
 
-@router.post("/households/{hh_no}/reveal")
+@router.post("/households/{hh_no}/reveal", include_in_schema=False)
 async def reveal_page(hh_no: str, request: Request):
     from fangpin.web.pages import _form, _need_user, _not_found, render
 
