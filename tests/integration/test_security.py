@@ -369,9 +369,13 @@ def test_migration_0006_encrypts_an_existing_database(engine):
                        "'committed', '2024-01-01', '2024-01-01 00:00:00', 1, 1, 0)"))
         c.execute(text("INSERT INTO feed_record (batch_id, feed, row_number, link_method, payload, recorded_at) "
                        "VALUES (1, 'disability', 2, 'exact', :p, '2024-01-01 00:00:00')"), {"p": payload})
+        c.execute(text("INSERT INTO case_file (case_no, region_code, source, state, version, opened_on, opened_at, "
+                       "updated_at, risk_types, applicant) VALUES ('FP1', '530521100001', 'self_application', 'LEAD', "
+                       "1, '2024-01-01', '2024-01-01 00:00:00', '2024-01-01 00:00:00', '[]', :a)"),
+                  {"a": json.dumps({"name": "张三", "id_number": WIFE, "phone": PHONE, "consent": True})})
     upgrade(engine)
     dump = _dump_text(engine)
-    assert HEAD not in dump and PHONE not in dump
+    assert HEAD not in dump and PHONE not in dump and WIFE not in dump
     from fangpin.registry.service import household_as_of
     from fangpin.security.fields import open_payload
 
@@ -382,6 +386,10 @@ def test_migration_0006_encrypts_an_existing_database(engine):
         p = p if isinstance(p, dict) else json.loads(p)
         assert open_payload(p)["id_number"] == HEAD and p["grade"] == "2" and p["name"] == "张三"
         assert c.execute(select(Person.id).where(Person.id_number_bidx.in_(blind_all(HEAD, PURPOSE_ID)))).scalar() == 1
+        a = c.execute(text("SELECT applicant FROM case_file")).scalar()
+        a = a if isinstance(a, dict) else json.loads(a)
+        assert keyring().decrypt(a["id_number"], "case_file.applicant") == WIFE and a["consent"] is True
+        assert a["id_number_bidx"] in blind_all(WIFE, PURPOSE_ID)
     # and back down (same key): plaintext columns restored
     command.downgrade(alembic_config(engine), "0005")
     with engine.connect() as c:

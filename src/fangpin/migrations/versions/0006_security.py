@@ -59,7 +59,7 @@ def _convert(conn, table, reads, writes, fn):
 
 def upgrade() -> None:
     from fangpin.security.crypto import PURPOSE_ID, keyring
-    from fangpin.security.fields import P_HEAD_ID, P_PAYLOAD, P_PERSON_ID, P_PHONE
+    from fangpin.security.fields import P_APPLICANT, P_HEAD_ID, P_PAYLOAD, P_PERSON_ID, P_PHONE
 
     conn = op.get_bind()
     op.create_table('audit_log',
@@ -96,6 +96,8 @@ def upgrade() -> None:
         _convert(conn, 'household_version', ['phone', 'head_id_number'], ['phone_enc', 'head_id_enc', 'head_id_bidx'],
                  lambda ph, hid: (kr.encrypt(ph, P_PHONE), kr.encrypt(hid, P_HEAD_ID), kr.blind(hid, PURPOSE_ID)))
         _seal_payloads(conn, kr, P_PAYLOAD)
+        # self-applications (农户自主申报): the applicant's ID and phone
+        _seal_json(conn, kr, 'case_file', 'applicant', ['id_number', 'phone'], P_APPLICANT, bidx_of='id_number')
 
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_constraint('uq_person_id_number', type_='unique')
@@ -109,7 +111,7 @@ def upgrade() -> None:
 
 def _has_rows(conn) -> bool:
     return any(conn.execute(sa.text(f'SELECT 1 FROM {t} LIMIT 1')).first() is not None
-               for t in ('person', 'household_version', 'feed_record'))
+               for t in ('person', 'household_version', 'feed_record', 'case_file'))
 
 
 def _payload_keys():
@@ -124,21 +126,31 @@ def _payload_keys():
 
 
 def _seal_payloads(conn, kr, purpose) -> None:
-    keys = _payload_keys()
-    t = sa.table('feed_record', sa.column('id'), sa.column('payload', sa.JSON()))
-    upd = t.update().where(t.c.id == sa.bindparam('_id')).values(payload=sa.bindparam('_p', type_=sa.JSON()))
+    _seal_json(conn, kr, 'feed_record', 'payload', _payload_keys(), purpose)
+
+
+def _seal_json(conn, kr, table, column, keys, purpose, bidx_of=None) -> None:
+    """Encrypt the values of ``keys`` inside a JSON column (rows already sealed are left alone)."""
+    t = sa.table(table, sa.column('id'), sa.column(column, sa.JSON()))
+    upd = t.update().where(t.c.id == sa.bindparam('_id')).values({column: sa.bindparam('_p', type_=sa.JSON())})
     last = 0
     while True:
-        rows = conn.execute(sa.select(t.c.id, t.c.payload).where(t.c.id > last).order_by(t.c.id).limit(BATCH)).all()
+        rows = conn.execute(sa.select(t.c.id, t.c[column]).where(t.c.id > last, t.c[column].isnot(None))
+                            .order_by(t.c.id).limit(BATCH)).all()
         if not rows:
             return
         params = []
         for rid, p in rows:
-            p = p if isinstance(p, dict) else json.loads(p or '{}')
+            p = p if isinstance(p, dict) else json.loads(p or 'null')
+            if not isinstance(p, dict):
+                continue
             todo = [k for k in keys if p.get(k) not in (None, '')
                     and not (isinstance(p[k], str) and p[k].startswith('v1:'))]
             if todo:
-                params.append({'_id': rid, '_p': {**p, **{k: kr.encrypt(str(p[k]), purpose) for k in todo}}})
+                new = {**p, **{k: kr.encrypt(str(p[k]), purpose) for k in todo}}
+                if bidx_of and bidx_of in todo:
+                    new[bidx_of + '_bidx'] = kr.blind(str(p[bidx_of]), 'id')
+                params.append({'_id': rid, '_p': new})
         if params:
             conn.execute(upd, params)
         last = rows[-1][0]
