@@ -51,3 +51,10 @@ def sqlite_engine(tmp_path):
     upgrade(e)
     yield e
     e.dispose()
+
+
+# Field encryption (docs/SECURITY.md): every test process gets its own random data key unless one is given.
+if not os.environ.get("FANGPIN_DATA_KEY"):
+    import base64 as _b64
+
+    os.environ["FANGPIN_DATA_KEY"] = _b64.b64encode(os.urandom(32)).decode()

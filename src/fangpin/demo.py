@@ -22,6 +22,14 @@ def build_demo(directory: Path, *, households: int, seed: int, region: str, all_
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    import os
+
+    from fangpin.security.crypto import init_key_file
+
+    if not os.environ.get("FANGPIN_DATA_KEY"):  # IDs and phones are encrypted at rest (docs/SECURITY.md)
+        key_path, kid, created = init_key_file()
+        if console:
+            console.print(f"data key {kid}: {key_path}{' (new)' if created else ''}")
     db_path = directory / "fangpin.db"
     url = f"sqlite:///{db_path}"
     engine = make_engine(url)

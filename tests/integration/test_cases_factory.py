@@ -7,6 +7,7 @@ from itertools import count
 
 from sqlalchemy import insert, select
 
+from fangpin.security.fields import household_values, person_values
 from fangpin.cases import Actor, act, open_lead
 from fangpin.ids import check_digit
 from fangpin.registry.models import (GuaranteeStatus, Household, HouseholdVersion, IncomeRecord, MemberVersion,
@@ -71,7 +72,7 @@ def make_household(conn, hh_no: str, *, village: str = VILLAGE, members: list[di
     head_id = None
     for i, m in enumerate(members):
         idn = m.get("id_number") or make_id(m.get("birth", date(1980, 1, 1)), i % 2 == 0)
-        pid = conn.execute(insert(Person).values(id_number=idn, created_at=rec).returning(Person.id)).scalar_one()
+        pid = conn.execute(insert(Person).values(**person_values(idn), created_at=rec).returning(Person.id)).scalar_one()
         m["person_id"] = pid
         if i == 0:
             head_id = idn
@@ -83,7 +84,7 @@ def make_household(conn, hh_no: str, *, village: str = VILLAGE, members: list[di
             med_insured=True))
     conn.execute(insert(HouseholdVersion).values(
         household_id=hid, valid_from=valid_from, recorded_at=rec, region_code=village, hh_type="脱贫户",
-        relocated=False, phone=phone, head_id_number=head_id, active=True))
+        relocated=False, **household_values(phone, head_id), active=True))
     if monthly_net is not None:
         y, m = map(int, income_months[0].split("-"))
         while f"{y:04d}-{m:02d}" <= income_months[1]:

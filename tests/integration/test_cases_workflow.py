@@ -3,10 +3,12 @@
 Each test name cites the rule it checks."""
 from __future__ import annotations
 
+import json
+
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from fangpin.cases import (Actor, CaseError, act, add_measure, apply_self, get_case, history, open_lead,
                            record_delivery, removal_checklist, workflow)
@@ -301,8 +303,13 @@ def test_self_application_creates_a_lead_with_a_tracking_number_and_links_the_ho
         make_household(conn, "HH-1")
         from fangpin.registry.models import HouseholdVersion
 
-        head = conn.execute(select(HouseholdVersion.head_id_number)).scalar()
+        from fangpin.security.crypto import decrypt
+        from fangpin.security.fields import P_HEAD_ID
+
+        head = decrypt(conn.execute(select(HouseholdVersion.head_id_enc)).scalar(), P_HEAD_ID)
         c = apply_self(conn, {**FORM, "id_number": head}, at=T0)
+        stored = json.dumps(conn.execute(text("SELECT applicant FROM case_file")).scalar(), default=str)
+        assert head not in stored and "13812345678" not in stored  # sealed at rest (docs/SECURITY.md)
         assert c.case_no.startswith("FP20250303") and len(c.case_no) == 16
         assert c.state == "LEAD" and c.source == "self_application" and c.household_id is not None
         assert c.risk_types == ["ILLNESS", "SCHOOLING"]

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from fangpin.cases import CaseError, act, add_measure, apply_self, history, open_lead, overdue, record_delivery
 from fangpin.cases import removal_checklist
 from fangpin.registry.models import Household, HouseholdVersion
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_HEAD_ID
 from test_cases_factory import ACTORS, T0, end_member, make_household
 
 CASES = sorted((Path(__file__).parents[1] / "cases" / "workflow").glob("*.yaml"))
@@ -54,8 +56,8 @@ def _run_step(conn, step: dict, st: dict):
         form = dict(step["form"])
         if form.get("id_number") == "HEAD":
             hid = conn.execute(select(Household.id).where(Household.hh_no == step.get("household", "HH-1"))).scalar()
-            form["id_number"] = conn.execute(select(HouseholdVersion.head_id_number)
-                                             .where(HouseholdVersion.household_id == hid)).scalar()
+            form["id_number"] = decrypt(conn.execute(select(HouseholdVersion.head_id_enc)
+                                                     .where(HouseholdVersion.household_id == hid)).scalar(), P_HEAD_ID)
         c = apply_self(conn, form, at=when)
         st["case"] = c.id
         return c.state

@@ -81,9 +81,18 @@ def _linker_is_real() -> bool:
 
 
 def _records(engine) -> list[dict]:
+    """Feed records with their payload opened (IDs, phones, addresses are sealed at rest: docs/SECURITY.md)."""
+    from fangpin.security.crypto import PREFIX
+    from fangpin.security.fields import open_payload
+
     with engine.connect() as c:
         fr = FeedRecord.__table__
-        return [dict(r._mapping) for r in c.execute(select(fr).order_by(fr.c.id))]
+        rows = [dict(r._mapping) for r in c.execute(select(fr).order_by(fr.c.id))]
+    for r in rows:
+        if r["payload"].get("id_number"):
+            assert r["payload"]["id_number"].startswith(PREFIX)
+        r["payload"] = open_payload(r["payload"])
+    return rows
 
 
 def _content(rows: list[dict], batch_files: dict[int, str]) -> list[tuple]:
@@ -409,6 +418,10 @@ def test_person_ids_stable_merge_and_split_are_audited(engine, tmp_path):
     day1 = import_feed(engine, "employment", _csv(tmp_path / "d1.csv", head, [
         [a["name"], a["id_number"], "失业登记", "2024-04-01", "0"], [b["name"], b["id_number"], "失业登记", "2024-04-01", ""]]))
     before = _records(engine)
+    # the landed copy is sealed (docs/SECURITY.md): no ID in the landing zone, and it still replays
+    landed = [p for p in (tmp_path / "landing").rglob("*") if p.is_file() and p.name != "manifest.jsonl"]
+    assert landed and all(p.suffix == ".enc" and a["id_number"].encode() not in p.read_bytes() for p in landed)
+    assert import_feed(engine, "employment", landed[0]).status == "unchanged"
     day2 = import_feed(engine, "employment", _csv(tmp_path / "d2.csv", head, [
         [a["name"], a["id_number"], "务工中断", "2024-04-02", "0"]]))
     assert day1.status == day2.status == "committed"

@@ -14,6 +14,7 @@ from fangpin.exchange.roster import import_roster
 from fangpin.ids import make_ids
 from fangpin.registry.models import HouseholdVersion, ImportBatch, IncomeRecord, MemberVersion, Person
 from fangpin.registry.service import household_as_of
+from fangpin.security.crypto import PURPOSE_ID, blind
 
 HH_HEAD = ["户编号", "行政区划代码", "户类型", "是否易地搬迁", "联系电话", "户主证件号码"]
 MEM_HEAD = ["户编号", "姓名", "证件号码", "性别", "出生日期", "与户主关系", "民族", "文化程度", "在校生情况", "健康状况",
@@ -76,7 +77,8 @@ def test_roster_imports_all_four_files_feeds_a(engine, tmp_path):
     assert v.guarantees["housing_safe"] is True
     # lowercase x normalised to X (GB 11643 check char)
     with engine.connect() as c:
-        assert c.execute(select(Person.id).where(Person.id_number == IDS[1].upper())).scalar() is not None
+        assert c.execute(select(Person.id).where(Person.id_number_bidx == blind(IDS[1].upper(), PURPOSE_ID))
+                         ).scalar() is not None
 
 
 def test_same_files_twice_change_nothing(engine, tmp_path):

@@ -14,16 +14,29 @@ from fangpin.db import make_engine
 from fangpin.registry import regions
 from fangpin.registry.models import Household, MemberVersion, Person
 from fangpin.synth.run import SynthParams, run
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_PERSON_ID
 
 
 def _digest(engine) -> str:
+    """Content digest; ciphertexts (random nonces) are decrypted first, so it is the plaintext that must repeat."""
+    from fangpin.security.crypto import PREFIX, decrypt
+
     h = hashlib.sha256()
     with engine.connect() as c:
         for t in ("household", "household_version", "person", "member_version", "income_record", "guarantee_status"):
-            cols = "*" if t in ("household", "person") else "*"
-            rows = c.execute(text(f"SELECT {cols} FROM {t} ORDER BY id")).all()
-            h.update(repr([tuple(r) for r in rows]).encode())
+            res = c.execute(text(f"SELECT * FROM {t} ORDER BY id"))
+            keys = list(res.keys())
+            rows = []
+            for r in res:
+                rows.append(tuple(decrypt(v, _PURPOSE[(t, k)]) if isinstance(v, str) and v.startswith(PREFIX) else v
+                                  for k, v in zip(keys, r)))
+            h.update(repr(rows).encode())
     return h.hexdigest()
+
+
+_PURPOSE = {("person", "id_number_enc"): "person.id_number", ("household_version", "head_id_enc"):
+            "household_version.head_id", ("household_version", "phone_enc"): "household_version.phone"}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +61,9 @@ def test_synth_is_deterministic_for_a_seed(small_county, tmp_path):
 def test_ids_are_valid_unique_and_match_birth_and_sex_gb11643(small_county):
     e, _, _ = small_county
     with e.connect() as c:
-        rows = c.execute(select(Person.id_number, MemberVersion.sex, MemberVersion.birth_date)
-                         .join(MemberVersion, MemberVersion.person_id == Person.id)).all()
+        rows = [(decrypt(n, P_PERSON_ID), sex, birth) for n, sex, birth in c.execute(
+            select(Person.id_number_enc, MemberVersion.sex, MemberVersion.birth_date)
+            .join(MemberVersion, MemberVersion.person_id == Person.id)).all()]
     seen = set()
     unknown_area = 0
     for number, sex, birth in rows:

@@ -22,6 +22,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID
 from fangpin import codes
 from fangpin.cases.common import param, params_or_default
 from fangpin.cases.models import CaseFile
@@ -129,8 +131,9 @@ def _head_name(conn: Connection, household_id: int, on: date) -> str:
     view = household_as_of(conn, hh_no, on) if hh_no else None
     if not view or not view.members:
         return ""
-    head_id = view.attributes.get("head_id_number")
-    head = next((m for m in view.members if head_id and m.get("id_number") == head_id), None)
+    head_id = decrypt(view.attributes.get("head_id_enc"), P_HEAD_ID)  # in memory only; never printed
+    head = next((m for m in view.members if head_id and decrypt(m.get("id_number_enc"), P_PERSON_ID) == head_id),
+                None)
     if head is None:
         head = next((m for m in view.members
                      if getattr(codes.lookup("relation_to_head", m.get("relation")), "code", None) == "02"), None)

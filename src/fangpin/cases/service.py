@@ -17,6 +17,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from fangpin.security.crypto import PURPOSE_ID, blind, blind_all, encrypt
+from fangpin.security.fields import P_APPLICANT
 from fangpin import codes
 from fangpin.cases.actors import Actor, check_actor, require_region
 from fangpin.cases.common import jsonable, now, params_or_default, resolve_household, household_region, snapshot
@@ -206,13 +208,14 @@ def open_lead(conn: Connection, actor: Actor, *, source: str, household: int | s
 
 
 def _find_household_by_id_number(conn: Connection, id_number: str, on: date) -> int | None:
+    bidx = blind_all(id_number, PURPOSE_ID)  # keyed blind index: the IDs are encrypted at rest (docs/SECURITY.md)
     hq = current_households(on).subquery()
-    hid = conn.execute(select(hq.c.household_id).where(hq.c.head_id_number == id_number, hq.c.active.is_(True))
+    hid = conn.execute(select(hq.c.household_id).where(hq.c.head_id_bidx.in_(bidx), hq.c.active.is_(True))
                        ).scalar()
     if hid is not None:
         return int(hid)
     mq = current_members(on).subquery()
-    hid = conn.execute(select(mq.c.household_id).where(mq.c.id_number == id_number, mq.c.active.is_(True))).scalar()
+    hid = conn.execute(select(mq.c.household_id).where(mq.c.id_number_bidx.in_(bidx), mq.c.active.is_(True))).scalar()
     return int(hid) if hid is not None else None
 
 
@@ -299,8 +302,11 @@ def apply_self(conn: Connection, form: dict[str, Any], *, at: datetime | None = 
     hid = _find_household_by_id_number(conn, out["id_number"], at.date())
     if hid is not None and household_region(conn, hid, at.date()) != village:
         hid = None  # registered elsewhere: the village verifies and links at the home visit
+    # the applicant's ID number and phone are stored encrypted (docs/SECURITY.md), like the registry's
+    sealed = {**out, "id_number": encrypt(out["id_number"], P_APPLICANT), "phone": encrypt(out["phone"], P_APPLICANT),
+              "id_number_bidx": blind(out["id_number"], PURPOSE_ID)}
     return _insert_case(conn, actor=SYSTEM_ACTOR, source="self_application", region=village, household_id=hid,
-                        risk_types=reasons, monitored_type=None, applicant=out, source_ref=None,
+                        risk_types=reasons, monitored_type=None, applicant=sealed, source_ref=None,
                         comment=out["description"] or None, at=at, ps=ps, used={})
 
 

@@ -374,9 +374,13 @@ def review_export_cmd(out: Path = typer.Argument(..., help="Parquet file for the
 
     from fangpin.exchange.feeds import labelled_pairs
 
-    with _engine(db).connect() as conn:
+    from fangpin.cli.security_cmd import audit_export
+
+    e = _engine(db)
+    with e.connect() as conn:
         t = labelled_pairs(conn)
     pq.write_table(t, out)
+    audit_export(e, "export.labelled_pairs", out, {"rows": t.num_rows})  # phones/addresses inside: audited
     console.print(f"{t.num_rows} labelled pairs → {out}")
 
 
@@ -387,6 +391,8 @@ from fangpin.cli import report_cmd as _report_cmd  # noqa: E402,F401  (registers
 from fangpin.cli import plan_cmd as _plan_cmd  # noqa: E402,F401  (registers `fangpin plan`, `fangpin visit`)
 from fangpin.cli import programmes as _programmes  # noqa: E402,F401  (registers `fangpin programmes`)
 from fangpin.cli import scale_cmd as _scale_cmd  # noqa: E402,F401  (registers `fangpin spark-monitor`, `load-alerts`, `preview`)
+from fangpin.cli.security_cmd import register as _register_security  # noqa: E402
+_register_security(app)  # `fangpin keys`, `fangpin audit`, `fangpin backup`, `fangpin restore`
 
 
 def main() -> None:  # pragma: no cover

@@ -41,6 +41,9 @@ def monitor(
                                          progress=prog)
         if scores_out is not None:
             report["scores"] = cli_scores(snap_dir, result, d, scores_out, model_path=model)
+            from fangpin.cli.security_cmd import audit_export
+
+            audit_export(e, "export.scores", scores_out, {"as_of": d, "households": report["scores"]["households"]})
     _write_json(report_json, report)
     console.print(f"{report['as_of']} {report['mode']} run on {engine}: {report['households']:,} households, "
                   f"{report['alerts']:,} alerts ({report.get('stored', {}).get('alerts_new', 0):,} new)")

@@ -75,13 +75,17 @@ def export_xlsx_cmd(kind: str = typer.Argument(..., help="households | alerts | 
     from fangpin.reports import ReportInputError
     from fangpin.reports.exports import export_xlsx
 
+    from fangpin.cli.security_cmd import audit_export
+
+    engine = _engine(db)
     try:
-        with _engine(db).connect() as c:
+        with engine.connect() as c:
             data = export_xlsx(c, kind, region, status=status, on=date.fromisoformat(on) if on else None)
     except ReportInputError as err:
         _fail(err)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
+    audit_export(engine, f"export.{kind}", out, {"scope": region, "status": status, "bytes": len(data)})
     console.print(f"{out} ({len(data):,} bytes)")
 
 

@@ -20,8 +20,8 @@
   feed is village level: ``link_method = village`` and its households are resolved at read time
   (:func:`village_record_households`) because households move, split and are created after the delivery.
 * **Batch** — accepted rows are written in one transaction with their ``import_batch`` (kind ``feed:<key>``).
-  The file's sha256 makes a re-import a no-op. The raw file is kept in the landing zone
-  ``<data home>/landing/<feed>/<sha256><ext>`` (``FANGPIN_LANDING_DIR`` overrides) and listed in
+  The file's sha256 makes a re-import a no-op. The raw file is kept, AES-GCM encrypted, in the landing zone
+  ``<data home>/landing/<feed>/<sha256><ext>.enc`` (``FANGPIN_LANDING_DIR`` overrides) and listed in
   ``manifest.jsonl`` there, so :func:`replay` can rebuild every batch in a fresh database in the original order.
 
 Sensitive values (ID numbers, certificates, addresses, phones) are stored in ``feed_record.payload`` but only ever
@@ -62,6 +62,9 @@ from fangpin.exchange.values import (
 from fangpin.issues import FangpinValueError, Issue, issue
 from fangpin.registry.models import HouseholdVersion, ImportBatch, MemberVersion, Person
 from fangpin.registry.service import current_households, current_members
+from fangpin.security.crypto import PURPOSE_ID, blind, blind_all, decrypt, encrypt, keyring
+from fangpin.security.fields import (P_PERSON_ID, SEALED_SUFFIX, is_sealed, open_file, open_payload, seal_file,
+                                     seal_payload, sensitive_keys)
 from fangpin.textnorm import clean_name
 
 __all__ = [
@@ -501,8 +504,12 @@ def _link(conn: Connection, c: Contract, rows: list[_Row], report: FeedReport) -
     redirects = _merge_redirects(conn)
     with_id = [r for r in rows if r.id_number]
     pid_of: dict[str, int] = {}
+    kr = keyring()
     for part in _chunks(sorted({r.id_number for r in with_id})):
-        pid_of.update(conn.execute(select(Person.id_number, Person.id).where(Person.id_number.in_(part))).all())
+        back = kr.blind_map(part, PURPOSE_ID)  # blind index under every known key (rotation in progress)
+        for bidx, pid in conn.execute(select(Person.id_number_bidx, Person.id)
+                                      .where(Person.id_number_bidx.in_(list(back)))).all():
+            pid_of[back[bidx]] = pid
     exact_method = "household_head" if c.identity == "household_head" else "exact"
     for r in with_id:
         pid = pid_of.get(r.id_number)
@@ -530,7 +537,7 @@ def _link(conn: Connection, c: Contract, rows: list[_Row], report: FeedReport) -
             "address": [r.payload.get(_key(c, "address")) for r in no_id],
             "phone": [r.payload.get(_key(c, "phone")) for r in no_id],
         }, schema=LEFT_SCHEMA)
-        registry = persons(conn)
+        registry = persons(conn, reveal=("phone",))  # the linker compares phones, never ID numbers
         # nothing to match against (empty registry): every row is unmatched, the linker is not asked
         model = _model_with_feedback(conn, left, registry) if registry.num_rows and name == "fangpin.linkage" else None
         res = (link(left, registry, model=model) if model is not None else link(left, registry)).to_pylist() \
@@ -583,13 +590,18 @@ def landing_root() -> Path:
 
 
 def _land(root: Path, feed: str, sha: str, ext: str, blob: bytes) -> Path:
-    rel = Path(feed) / f"{sha}{ext}"
+    """Keep the delivered file, encrypted (``.enc``: the raw file holds IDs and phones; docs/SECURITY.md)."""
+    rel = Path(feed) / f"{sha}{ext}{SEALED_SUFFIX}"
     dest = root / rel
-    if not dest.exists():
+    if not dest.exists() and not (root / feed / f"{sha}{ext}").exists():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(seal_file(blob, sha))
         os.replace(tmp, dest)  # atomic: a landed file is always complete
+    elif not dest.exists():
+        rel = Path(feed) / f"{sha}{ext}"  # landed before files were sealed: kept as it is
     return rel
 
 
@@ -625,6 +637,10 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     except OSError as e:
         return _file_rejected(report, issue("file.unreadable", f"无法打开文件：{path.name}", f"cannot open file {path.name}: "
                                             f"{e.strerror}"), t0)
+    if is_sealed(blob):  # a landed copy (replay)
+        blob = open_file(blob)
+        if path.suffix == SEALED_SUFFIX:
+            path = path.with_suffix("")
     sha = hashlib.sha256(blob).hexdigest()
     report.sha256 = sha
     with engine.connect() as conn:
@@ -721,10 +737,12 @@ def _write(engine: Engine, c: Contract, report: FeedReport, rows: list[_Row], sh
         ids_ = {r.row: first + k for k, r in enumerate(rows)}
         cols = ["id", "batch_id", "feed", "row_number", "event_date", "person_id", "household_id", "village_code",
                 "link_method", "link_probability", "payload", "recorded_at"]
+        secret = sensitive_keys(c)  # IDs, certificates, phones, addresses: sealed (fangpin.security.fields)
         bulk_insert(conn, FeedRecord.__table__, cols, (
             (ids_[r.row], batch_id, c.feed, r.row, r.event_date, r.person_id, r.household_id, r.village_code,
              r.link_method, r.probability,
-             json.dumps({k: _jsonable(v) for k, v in r.payload.items()}, ensure_ascii=False, sort_keys=True),
+             json.dumps(seal_payload({k: _jsonable(v) for k, v in r.payload.items()}, secret), ensure_ascii=False,
+                        sort_keys=True),
              recorded_at) for r in rows))
         reset_sequence(conn, FeedRecord.__table__)
         reviews = [(ids_[r.row], r.review[0], r.review[1], r.review[2], "pending", recorded_at)
@@ -839,7 +857,7 @@ def list_reviews(conn: Connection, *, feed: str | None = None, status: str | Non
     cands = _person_identity(conn, [i["person_id"] for i in items if i["person_id"] is not None])
     out = []
     for i in items:
-        p = i.pop("payload") or {}
+        p = open_payload(i.pop("payload"))
         i["left"] = {"name": p.get("name"), "sex": p.get("sex"), "birth_date": p.get("birth_date"),
                      "village_code": i.pop("village_code"), "id_number": ids.mask_id(p.get("id_number"))}
         i["candidate"] = cands.get(i["person_id"])
@@ -854,13 +872,13 @@ def _person_identity(conn: Connection, person_ids: list[int]) -> dict[int, dict]
     out: dict[int, tuple] = {}
     for part in _chunks(sorted(set(person_ids))):
         for row in conn.execute(select(mv.c.person_id, mv.c.household_id, mv.c.name, mv.c.sex, mv.c.birth_date,
-                                       mv.c.valid_from, mv.c.recorded_at, mv.c.id, p.c.id_number)
+                                       mv.c.valid_from, mv.c.recorded_at, mv.c.id, p.c.id_number_enc)
                                 .join(p, p.c.id == mv.c.person_id).where(mv.c.person_id.in_(part))):
             key = (row.valid_from, row.recorded_at, row.id)
             if row.person_id not in out or key > out[row.person_id][0]:
                 out[row.person_id] = (key, {"person_id": row.person_id, "household_id": row.household_id,
                                             "name": row.name, "sex": row.sex, "birth_date": row.birth_date,
-                                            "id_number": ids.mask_id(row.id_number)})
+                                            "id_number": ids.mask_id(decrypt(row.id_number_enc, P_PERSON_ID))})
     vill = _villages_of(conn, [v[1]["household_id"] for v in out.values()])
     for v in out.values():
         v[1]["village_code"] = vill.get(v[1]["household_id"])
@@ -920,7 +938,7 @@ def labelled_pairs(conn: Connection) -> pa.Table:
          .order_by(lr.c.id))
     cols: dict[str, list] = {n: [] for n in _PAIR_SCHEMA.names}
     for r in conn.execute(q):
-        p = r.payload or {}
+        p = open_payload(r.payload)
         bd = p.get("birth_date")
         for k, v in (("review_id", r.id), ("feed", r.feed), ("row_id", r.row_id), ("name", p.get("name")),
                      ("sex", p.get("sex")), ("birth_date", date.fromisoformat(bd) if bd else None),
@@ -998,8 +1016,13 @@ def split_person(conn: Connection, person_id: int, feed_record_ids: list[int], a
     now = at or datetime.now().replace(microsecond=0)
     if into_person_id is None:
         number = ids.parse_id(ids.normalize_id_text(id_number)).number if id_number else None
-        into_person_id = conn.execute(p.insert().returning(p.c.id), {"id_number": number,
-                                                                   "created_at": now}).scalar_one()
+        if number and conn.execute(select(p.c.id).where(p.c.id_number_bidx.in_(blind_all(number, PURPOSE_ID)))
+                                   ).scalar() is not None:
+            raise _review_error("person.id_exists", "该证件号码已属于另一人员，请改为拆分到该人员",
+                                "this ID number belongs to another person already; split into that person")
+        into_person_id = conn.execute(p.insert().returning(p.c.id), {
+            "id_number_enc": encrypt(number, P_PERSON_ID), "id_number_bidx": blind(number, PURPOSE_ID),
+            "created_at": now}).scalar_one()
     elif conn.execute(select(p.c.id).where(p.c.id == into_person_id)).scalar() is None:
         raise _review_error("person.not_found", "人员不存在", f"person {into_person_id} not found")
     if into_person_id == person_id:

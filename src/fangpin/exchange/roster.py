@@ -46,6 +46,8 @@ from fangpin.registry.models import (
     Region,
 )
 from fangpin.registry.service import current_guarantees, current_households, current_income, current_members
+from fangpin.security.crypto import PURPOSE_ID, keyring
+from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
 from fangpin.textnorm import clean_name, normalize_phone
 
 C = ColumnSpec
@@ -511,7 +513,7 @@ def _cross_checks(engine, report, hh_rows, mem_rows, inc_rows, gua_rows) -> None
                        "县级代码不在区划库（2023）中，已按新代码登记", "county code not in the 2023 catalogue; registered as new")
 
 
-_HH_ATTRS = ("region_code", "hh_type", "relocated", "phone", "head_id_number")
+_HH_PLAIN = ("region_code", "hh_type", "relocated")  # phone and head ID are stored encrypted (fangpin.security)
 _MV_ATTRS = ("name", "sex", "birth_date", "relation", "ethnicity", "education", "schooling", "health", "labour_skill",
              "migrant_months", "med_insured", "pension_insured", "disability_grade", "disability_category")
 _INC_ATTRS = tuple(_INCOME_COLS.values())
@@ -544,20 +546,25 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
 
         hh_ids, written["household"] = _identities(conn, Household, "hh_no", [h["hh_no"] for h in hh_rows],
                                                    recorded_at)
+        kr = keyring()
         cur = {r.household_id: r for r in conn.execute(current_households()).all()}
         hv = []
         for h in hh_rows:
             hid = hh_ids[h["hh_no"]]
             c = cur.get(hid)
-            if c is not None and c.active and all(getattr(c, a) == h[a] for a in _HH_ATTRS):
+            if c is not None and c.active and all(getattr(c, a) == h[a] for a in _HH_PLAIN) \
+                    and kr.decrypt(c.phone_enc, P_PHONE) == h["phone"] \
+                    and kr.decrypt(c.head_id_enc, P_HEAD_ID) == h["head_id_number"]:
                 continue
-            hv.append((hid, valid_from, recorded_at, batch_id, *(h[a] for a in _HH_ATTRS), True))
+            hv.append((hid, valid_from, recorded_at, batch_id, *(h[a] for a in _HH_PLAIN),
+                       kr.encrypt(h["phone"], P_PHONE), kr.encrypt(h["head_id_number"], P_HEAD_ID),
+                       kr.blind(h["head_id_number"], PURPOSE_ID), True))
         written["household_version"] = bulk_insert(conn, HouseholdVersion.__table__,
-                                                   ["household_id", "valid_from", "recorded_at", "batch_id", *_HH_ATTRS,
+                                                   ["household_id", "valid_from", "recorded_at", "batch_id",
+                                                    *_HH_PLAIN, "phone_enc", "head_id_enc", "head_id_bidx",
                                                     "active"], hv)
 
-        pid_of, written["person"] = _identities(conn, Person, "id_number", [m["id_number"] for m in mem_rows],
-                                                recorded_at)
+        pid_of, written["person"] = _person_identities(conn, kr, [m["id_number"] for m in mem_rows], recorded_at)
         curm = {r.person_id: r for r in conn.execute(current_members()).all()}
         mv = []
         for m in mem_rows:
@@ -620,6 +627,28 @@ def _identities(conn, model, key: str, keys: list[str], created_at: datetime) ->
         ids[k] = first + n
     written = bulk_insert(conn, model.__table__, ["id", key, "created_at"], ((ids[k], k, created_at) for k in new))
     reset_sequence(conn, model.__table__)
+    return ids, written
+
+
+def _person_identities(conn, kr, keys: list[str], created_at: datetime) -> tuple[dict[str, int], int]:
+    """Person ids for the ID numbers of this batch, found by blind index (under every known key, so a key
+    rotation in progress does not create duplicates); missing persons are inserted encrypted."""
+    ids: dict[str, int] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 500):
+        back = kr.blind_map(wanted[i:i + 500], PURPOSE_ID)
+        for bidx, pid in conn.execute(select(Person.id_number_bidx, Person.id)
+                                      .where(Person.id_number_bidx.in_(list(back)))).all():
+            ids[back[bidx]] = pid
+    new = [k for k in wanted if k not in ids]
+    first = next_id(conn, Person.__table__)
+    for n, k in enumerate(new):
+        ids[k] = first + n
+    enc = kr.encrypt_many(new, P_PERSON_ID)
+    bidx = kr.blind_many(new, PURPOSE_ID)
+    written = bulk_insert(conn, Person.__table__, ["id", "id_number_enc", "id_number_bidx", "created_at"],
+                          ((ids[k], enc[n], bidx[n], created_at) for n, k in enumerate(new)))
+    reset_sequence(conn, Person.__table__)
     return ids, written
 
 

@@ -9,6 +9,7 @@ import fangpin.alerts.models  # noqa: F401  (alerts and monitoring runs)
 import fangpin.auth.models  # noqa: F401  (web accounts)
 import fangpin.jobs.models  # noqa: F401  (background jobs)
 import fangpin.programmes.models  # noqa: F401  (public-welfare jobs, project assets, resettlement sites)
+import fangpin.security.models  # noqa: F401  (hash-chained audit log)
 
 config = context.config
 target_metadata = Base.metadata

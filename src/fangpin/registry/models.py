@@ -104,17 +104,21 @@ class HouseholdVersion(Base):
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"), nullable=False, index=True)
     hh_type: Mapped[str] = mapped_column(String(10), nullable=False)  # 脱贫户 / 一般农户 (codes: household_types)
     relocated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # 是否易地搬迁
-    phone: Mapped[str | None] = mapped_column(String(40))  # sensitive (POLICY.md §5)
-    head_id_number: Mapped[str | None] = mapped_column(String(18))  # sensitive
+    # sensitive (POLICY.md §5): AES-GCM ciphertexts (fangpin.security.fields); head_id_bidx = keyed blind index
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    head_id_enc: Mapped[str | None] = mapped_column(Text)
+    head_id_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
 
 class Person(Base):
-    """Identity of a person. ``id_number`` is the normalised 18-digit resident ID when known."""
+    """Identity of a person: the normalised 18-digit resident ID when known, encrypted (``id_number_enc``,
+    AES-GCM) with a keyed blind index (``id_number_bidx``, HMAC) for exact lookup (fangpin.security.fields)."""
 
     __tablename__ = "person"
     id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)  # sensitive
+    id_number_enc: Mapped[str | None] = mapped_column(Text)  # sensitive
+    id_number_bidx: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 

@@ -47,7 +47,7 @@ def current_members(on: date | None = None, known_at: datetime | None = None) ->
     sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on,
                   known_at).subquery()
     p = Person.__table__
-    return select(p.c.id_number, sub).join(p, p.c.id == sub.c.person_id)
+    return select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id)
 
 
 def current_income(on: date | None = None, known_at: datetime | None = None) -> Select:

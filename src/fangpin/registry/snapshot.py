@@ -3,6 +3,8 @@
 ``persons(conn, on)`` returns one row per person whose current membership (as of ``on``) is active, with the
 identity columns linkage needs and the household attributes monitoring needs. Sensitive columns (ID number,
 phone, health, disability) are in the snapshot because batch jobs need them; never log or export it as is.
+ID numbers and phones are encrypted at rest and decrypted here, in memory, only for the columns asked for
+(``reveal``); the others are null.
 """
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ PERSON_SCHEMA = pa.schema([
 
 
 def persons(conn: Connection, on: date | None = None, known_at: datetime | None = None,
-            chunk: int = 100_000) -> pa.Table:
+            chunk: int = 100_000, reveal: tuple[str, ...] = ("id_number", "phone")) -> pa.Table:
+    from fangpin.security.fields import P_PERSON_ID, P_PHONE, decrypt_column
+
     h = current_households(on, known_at).subquery()
     m = current_members(on, known_at).subquery()
-    q = (select(m.c.person_id, m.c.household_id, h.c.hh_no, m.c.id_number, m.c.name, m.c.sex, m.c.birth_date,
-                h.c.region_code, h.c.phone, m.c.relation, h.c.hh_type, m.c.health, m.c.labour_skill,
+    q = (select(m.c.person_id, m.c.household_id, h.c.hh_no, m.c.id_number_enc, m.c.name, m.c.sex, m.c.birth_date,
+                h.c.region_code, h.c.phone_enc, m.c.relation, h.c.hh_type, m.c.health, m.c.labour_skill,
                 m.c.disability_grade, m.c.migrant_months, m.c.schooling, m.c.med_insured)
          .join(h, and_(h.c.household_id == m.c.household_id, h.c.active.is_(True)))
          .where(m.c.active.is_(True)).order_by(m.c.person_id))
@@ -36,6 +40,8 @@ def persons(conn: Connection, on: date | None = None, known_at: datetime | None 
     res = conn.execution_options(yield_per=chunk).execute(q)
     for part in res.partitions(chunk):
         cols = list(zip(*part))
+        cols[3] = decrypt_column(cols[3], P_PERSON_ID) if "id_number" in reveal else [None] * len(part)
+        cols[8] = decrypt_column(cols[8], P_PHONE) if "phone" in reveal else [None] * len(part)
         batches.append(pa.record_batch([pa.array(list(c), type=f.type) for c, f in zip(cols, PERSON_SCHEMA)],
                                        schema=PERSON_SCHEMA))
     if not batches:

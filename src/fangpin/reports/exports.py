@@ -29,6 +29,8 @@ from fangpin.registry.models import Household
 from fangpin.registry.service import current_households, current_members
 from fangpin.reports.cells import safe_cell
 from fangpin.reports.figures import monitored_at, region_names
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_HEAD_ID, P_PHONE
 
 __all__ = ["EXPORTS", "HOUSEHOLD_HEADERS", "ALERT_HEADERS", "MEASURE_HEADERS", "NOTICE_HEADERS", "write_xlsx",
            "households_rows", "alerts_rows", "measures_rows", "notice_rows", "export_xlsx"]
@@ -100,14 +102,15 @@ def _heads(conn: Connection, household_ids: list[int], on: date | None = None) -
     heads = {}
     for i in range(0, len(household_ids), 500):
         chunk = household_ids[i:i + 500]
-        for r in conn.execute(select(hq.c.household_id, hq.c.head_id_number).where(
+        # the head is matched by blind index (docs/SECURITY.md): no ID number is decrypted for this
+        for r in conn.execute(select(hq.c.household_id, hq.c.head_id_bidx).where(
                 hq.c.household_id.in_(chunk))).all():
-            heads[r.household_id] = r.head_id_number
-        for r in conn.execute(select(mq.c.household_id, mq.c.id_number, mq.c.name, mq.c.relation).where(
+            heads[r.household_id] = r.head_id_bidx
+        for r in conn.execute(select(mq.c.household_id, mq.c.id_number_bidx, mq.c.name, mq.c.relation).where(
                 mq.c.household_id.in_(chunk), mq.c.active.is_(True))).all():
             d = out.setdefault(r.household_id, {"name": "", "size": 0, "by_relation": ""})
             d["size"] += 1
-            if heads.get(r.household_id) and r.id_number == heads[r.household_id]:
+            if heads.get(r.household_id) and r.id_number_bidx == heads[r.household_id]:
                 d["name"] = r.name
             elif getattr(codes.lookup("relation_to_head", r.relation), "code", None) == "02":
                 d["by_relation"] = d["by_relation"] or r.name
@@ -140,8 +143,8 @@ def households_rows(conn: Connection, scope: str, *, on: date | None = None, rev
         t = mt.by_code.get(x["monitored_type"] or "")
         m = rm.by_code.get(x["removal_method"] or "")
         htype = ht.lookup(h.get("hh_type"))
-        head_id = h.get("head_id_number")
-        phone = h.get("phone")
+        head_id = decrypt(h.get("head_id_enc"), P_HEAD_ID)
+        phone = decrypt(h.get("phone_enc"), P_PHONE)
         status = "未消除" if monitored_at(x, on) else ("已消除" if x["removed_on"] else "已关闭")
         rows.append([i, county, town, village, h.get("hh_no", ""), heads.get(x["household_id"], {}).get("name", ""),
                      head_id if reveal else mask_id(head_id), heads.get(x["household_id"], {}).get("size", 0),

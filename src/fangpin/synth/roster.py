@@ -29,6 +29,8 @@ from typing import Any, Iterator
 import numpy as np
 from sqlalchemy import Engine, and_, select
 
+from fangpin.security.crypto import keyring
+from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
 from fangpin.registry.service import current_guarantees, current_households, current_income, current_members
 
 __all__ = ["ROSTER_COLUMNS", "write_roster"]
@@ -59,10 +61,12 @@ def _active_households():
 
 def _households(conn) -> Iterator[list[Any]]:
     h = _active_households()
-    q = select(h.c.hh_no, h.c.region_code, h.c.hh_type, h.c.relocated, h.c.phone, h.c.head_id_number) \
+    q = select(h.c.hh_no, h.c.region_code, h.c.hh_type, h.c.relocated, h.c.phone_enc, h.c.head_id_enc) \
         .where(h.c.active.is_(True)).order_by(h.c.hh_no)
+    kr = keyring()  # the roster files are a delivery of plaintext, as the county's would be (FEEDS.md §A)
     for r in conn.execution_options(yield_per=_CHUNK).execute(q):
-        yield [r.hh_no, r.region_code, r.hh_type, _yn(r.relocated), r.phone, r.head_id_number]
+        yield [r.hh_no, r.region_code, r.hh_type, _yn(r.relocated), kr.decrypt(r.phone_enc, P_PHONE),
+               kr.decrypt(r.head_id_enc, P_HEAD_ID)]
 
 
 def _members(conn) -> Iterator[list[Any]]:
@@ -70,8 +74,9 @@ def _members(conn) -> Iterator[list[Any]]:
     m = current_members().subquery()
     q = (select(h.c.hh_no, m).join(h, and_(h.c.household_id == m.c.household_id, h.c.active.is_(True)))
          .where(m.c.active.is_(True)).order_by(h.c.hh_no, m.c.person_id))
+    kr = keyring()
     for r in conn.execution_options(yield_per=_CHUNK).execute(q):
-        yield [r.hh_no, r.name, r.id_number, r.sex, r.birth_date, r.relation, r.ethnicity, r.education, r.schooling,
+        yield [r.hh_no, r.name, kr.decrypt(r.id_number_enc, P_PERSON_ID), r.sex, r.birth_date, r.relation, r.ethnicity, r.education, r.schooling,
                r.health, r.labour_skill, r.migrant_months, _yn(r.med_insured), _yn(r.pension_insured),
                r.disability_grade]
 

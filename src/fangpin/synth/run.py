@@ -17,6 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine, insert
 
+from fangpin.security.crypto import PURPOSE_ID, keyring
+from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
 from fangpin import db
 from fangpin.policy import load_parameters
 from fangpin.registry import regions
@@ -266,8 +268,14 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
         dd = d.astype(object)
         hv_rows.append((int(hh.hh_id[i]), dd, _dt(dd) + timedelta(days=int(rng.integers(5, 40))), hh.village[i],
                         hh_type[i], bool(hh.relocated[i]), hh.phone[i], head_ids[i], False))
-    hv_cols = ["household_id", "valid_from", "recorded_at", "region_code", "hh_type", "relocated", "phone",
-               "head_id_number", "active"]
+    # phone and head ID are encrypted at rest with a blind index of the ID (docs/SECURITY.md), in batches
+    kr = keyring()
+    hv_phone = kr.encrypt_many([r[6] for r in hv_rows], P_PHONE)
+    hv_head = [r[7] for r in hv_rows]
+    hv_head_enc, hv_head_bidx = kr.encrypt_many(hv_head, P_HEAD_ID), kr.blind_many(hv_head, PURPOSE_ID)
+    hv_rows = [(*r[:6], hv_phone[k], hv_head_enc[k], hv_head_bidx[k], r[8]) for k, r in enumerate(hv_rows)]
+    hv_cols = ["household_id", "valid_from", "recorded_at", "region_code", "hh_type", "relocated", "phone_enc",
+               "head_id_enc", "head_id_bidx", "active"]
     result.rows["household_version"] = result.rows.get("household_version", 0) + db.bulk_insert(
         conn, HouseholdVersion.__table__, hv_cols, hv_rows)
 
@@ -305,13 +313,15 @@ def _write_chunk(conn, rng, params, hh, mem, pn, tr, months, start_month, names,
     new_rel = np.where((nm_kind == "birth") & (head_idx[nm_hh] >= 0) & (mem.age[np.maximum(head_idx[nm_hh], 0)] >= 45),
                        np.where(new_male, "孙子", "孙女"), new_rel)
 
+    idn_all = np.r_[mem.id_number[pi], new_idn].tolist()
     person_rows = zip(
         np.r_[mem.person_id[pi], new_pid].tolist(),
-        np.r_[mem.id_number[pi], new_idn].tolist(),
+        kr.encrypt_many(idn_all, P_PERSON_ID),
+        kr.blind_many(idn_all, PURPOSE_ID),
         [start_dt_s] * (len(pi) + n_new),
     )
     result.rows["person"] = result.rows.get("person", 0) + db.bulk_insert(
-        conn, Person.__table__, ["id", "id_number", "created_at"], person_rows)
+        conn, Person.__table__, ["id", "id_number_enc", "id_number_bidx", "created_at"], person_rows)
     result.persons += len(pi) + n_new
 
     mv_cols = ["person_id", "household_id", "valid_from", "recorded_at", "active", "end_reason", "name", "sex",

@@ -84,10 +84,11 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     async def _case_error(request: Request, e: CaseError):
         return JSONResponse(error_body(e), status_code=422)
 
-    from fangpin.web import api, pages, uploads
+    from fangpin.web import api, pages, security, uploads
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(security.router)  # reveal of a full phone / ID number, audited (docs/SECURITY.md)
     from fangpin.web import reports as reports_web  # dashboard figures, monthly report, XLSX exports
 
     app.include_router(reports_web.router)

@@ -17,6 +17,7 @@ from fangpin.programmes import assessment, assets, jobs, key_counties, pairing, 
 from fangpin.programmes.common import data_date
 from fangpin.programmes.errors import ProgrammeError
 from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xlsx
+from fangpin.security import audit
 from fangpin.web import queries as Q
 from fangpin.web.api import _not_found as _api_404, api_user, records_user, writer
 from fangpin.web.pages import _form, _need_user, _not_found, render
@@ -222,11 +223,14 @@ def payroll_export(request: Request, month: str):
     if resp:
         return resp
     try:
-        with request.app.state.engine.connect() as conn:
+        with request.app.state.engine.begin() as conn:
             rows = jobs.payroll_rows(conn, u.scope, month)
+            data = payroll_xlsx(rows)
+            audit.record(conn, f"user:{u.id}:{u.username}", "export.payroll", f"file:pwj-payroll-{month}.xlsx",
+                         {"scope": u.scope, "rows": len(rows)})  # every export is audited (issue 7)
     except ProgrammeError as e:
         return render(request, "message.html", 422, message=str(e))
-    return Response(payroll_xlsx(rows), media_type=XLSX,
+    return Response(data, media_type=XLSX,
                     headers={"Content-Disposition": f'attachment; filename="pwj-payroll-{month}.xlsx"'})
 
 
@@ -320,6 +324,10 @@ def scorecard_export(fmt: str, request: Request, region: str | None = None, on: 
         name = Q.region_names(conn, [r]).get(r.ljust(12, "0"), r)
         details = ({i["id"]: assessment.indicator_rows(conn, r, d, i["id"]) for i in card["indicators"]}
                    if u.sees_records else None)
+    if details is not None:  # record lists leave the platform: audited (issue 7)
+        with request.app.state.engine.begin() as conn:
+            audit.record(conn, f"user:{u.id}:{u.username}", "export.scorecard", f"file:scorecard-{r}.{fmt}",
+                         {"scope": r, "on": str(d)})
     if fmt == "pdf":
         return Response(scorecard_pdf(card, name), media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="scorecard-{r}.pdf"'})

@@ -12,6 +12,8 @@ from fangpin.cases import find_cases, history
 from fangpin.cases.models import CaseFile
 from fangpin.ids import mask_id
 from fangpin.registry.models import Region
+from fangpin.security.crypto import decrypt
+from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
 from fangpin.registry.service import current_households, current_income, current_members, household_as_of
 
 
@@ -35,7 +37,7 @@ def household_page(conn: Connection, scope: str, page: int, per_page: int, villa
     cond = [hq.c.region_code.startswith(prefix), hq.c.active.is_(True)]
     total = conn.execute(select(func.count()).select_from(hq).where(*cond)).scalar_one()
     rows = conn.execute(select(hq.c.household_id, hq.c.hh_no, hq.c.region_code, hq.c.hh_type, hq.c.relocated,
-                               hq.c.head_id_number).where(*cond).order_by(hq.c.hh_no)
+                               hq.c.head_id_enc).where(*cond).order_by(hq.c.hh_no)
                         .limit(per_page).offset((page - 1) * per_page)).mappings().all()
     ids = [r["household_id"] for r in rows]
     sizes: dict[int, int] = {}
@@ -44,7 +46,7 @@ def household_page(conn: Connection, scope: str, page: int, per_page: int, villa
         sizes = dict(conn.execute(select(mq.c.household_id, func.count()).where(
             mq.c.household_id.in_(ids), mq.c.active.is_(True)).group_by(mq.c.household_id)).all())
     items = [{"hh_no": r["hh_no"], "region_code": r["region_code"], "hh_type": r["hh_type"],
-              "relocated": bool(r["relocated"]), "head_id_masked": mask_id(r["head_id_number"]),
+              "relocated": bool(r["relocated"]), "head_id_masked": mask_id(decrypt(r["head_id_enc"], P_HEAD_ID)),
               "members": int(sizes.get(r["household_id"], 0))} for r in rows]
     return {"total": int(total), "page": page, "per_page": per_page, "items": items}
 
@@ -57,7 +59,7 @@ def household_detail(conn: Connection, scope: str, hh_no: str) -> dict | None:
     a = hv.attributes
     members = [{"person_id": m["person_id"], "name": m["name"], "sex": m["sex"],
                 "birth_date": m["birth_date"].isoformat() if m["birth_date"] else None, "relation": m["relation"],
-                "health": m["health"], "id_masked": mask_id(m["id_number"])} for m in hv.members]
+                "health": m["health"], "id_masked": mask_id(decrypt(m["id_number_enc"], P_PERSON_ID))} for m in hv.members]
     iq = current_income().subquery()
     income = [dict(r) for r in conn.execute(
         select(iq.c.period, iq.c.wage, iq.c.business, iq.c.property, iq.c.transfer, iq.c.business_cost,
@@ -68,8 +70,8 @@ def household_detail(conn: Connection, scope: str, hh_no: str) -> dict | None:
     for c in find_cases(conn, region=scope, household=hv.household_id):
         cases.append({**case_dict(c), "history": event_rows(history(conn, c.id))})
     return {"hh_no": hh_no, "household_id": hv.household_id, "region_code": a["region_code"],
-            "hh_type": a["hh_type"], "relocated": bool(a["relocated"]), "phone_masked": mask_phone(a.get("phone")),
-            "head_id_masked": mask_id(a.get("head_id_number")), "active": bool(a["active"]),
+            "hh_type": a["hh_type"], "relocated": bool(a["relocated"]), "phone_masked": mask_phone(decrypt(a.get("phone_enc"), P_PHONE)),
+            "head_id_masked": mask_id(decrypt(a.get("head_id_enc"), P_HEAD_ID)), "active": bool(a["active"]),
             "valid_from": a["valid_from"].isoformat(), "members": members, "guarantees": _guarantees(hv.guarantees),
             "income": income, "alerts": alerts, "cases": cases}
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from fangpin.auth import User
 from fangpin.reports import analysis, county_figures
 from fangpin.reports.exports import EXPORTS, export_xlsx
+from fangpin.security import audit
 from fangpin.reports.figures import ReportInputError, alerts_by_area
 from fangpin.reports.monthly import FORMATS, generate_monthly_report
 from fangpin.web.api import api_user, records_user
@@ -136,9 +137,11 @@ def export(kind: str, request: Request, status: str | None = Query(None, descrip
         raise HTTPException(404, detail={"code": "NOT_FOUND", "message_zh": f"未知导出类型“{kind}”",
                                          "message_en": f"Unknown export {kind!r}; known: {', '.join(EXPORTS)}"})
     scope = _narrow(user, region)
-    with request.app.state.engine.connect() as conn:
-        data = export_xlsx(conn, kind, scope, status=status)
     name = f"{kind}-{scope or 'all'}-{date.today():%Y%m%d}.xlsx"
+    with request.app.state.engine.begin() as conn:  # every export is audited (issue 7; docs/SECURITY.md)
+        data = export_xlsx(conn, kind, scope, status=status)
+        audit.record(conn, f"user:{user.id}:{user.username}", f"export.{kind}", f"file:{name}",
+                     {"scope": scope, "status": status, "bytes": len(data)})
     return Response(data, media_type=MEDIA["xlsx"], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
