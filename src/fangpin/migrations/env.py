@@ -7,6 +7,7 @@ import fangpin.exchange.models  # noqa: F401  (feed tables share Base.metadata: 
 import fangpin.cases.models  # noqa: F401  (case/assistance tables share Base.metadata: POLICY.md §5, §8, §9)
 import fangpin.alerts.models  # noqa: F401  (alerts and monitoring runs)
 import fangpin.auth.models  # noqa: F401  (web accounts)
+import fangpin.auth.throttle  # noqa: F401  (login lockout counters)
 
 config = context.config
 target_metadata = Base.metadata

@@ -2,13 +2,15 @@
 POST /api/self-applications (农户自主申报, public). Records outside the user's region answer 404."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fangpin.alerts.cases_link import open_case_from_alert
-from fangpin.auth import User, authenticate
+from fangpin.auth import User
+from fangpin.auth.throttle import attempt_login, locked_issue
 from fangpin.cases import CaseError, act, allowed_actions, apply_self, get_case, history
 from fangpin.cases.workflow import workflow
 from fangpin.web import queries as Q
@@ -63,11 +65,21 @@ class SessionOut(BaseModel):
     csrf_token: str
 
 
-@router.post("/session", response_model=SessionOut, tags=["auth"])
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/session", response_model=SessionOut, tags=["auth"],
+             responses={401: {"description": "wrong username or password"},
+                        429: {"description": "too many failures: username or address locked (Retry-After)"}})
 def login(body: LoginIn, request: Request):
     """Log in: sets the session cookie and returns the CSRF token for writes."""
     with _engine(request).begin() as conn:
-        u = authenticate(conn, body.username, body.password)
+        u, lock = attempt_login(conn, body.username, body.password, client_ip(request))
+    if lock is not None:
+        iss = locked_issue(lock)
+        raise HTTPException(429, headers={"Retry-After": str(lock.retry_after(datetime.now()))},
+                            detail={"code": iss.code, "message_zh": iss.zh, "message_en": iss.en})
     if u is None:
         raise HTTPException(401, detail={"code": "AUTH_FAILED", "message_zh": "用户名或密码错误",
                                          "message_en": "Wrong username or password"})

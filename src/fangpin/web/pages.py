@@ -3,6 +3,7 @@ same domain services as the API. Pages work on a phone (viewport meta, one-colum
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fangpin import codes
 from fangpin.alerts.cases_link import open_case_from_alert
-from fangpin.auth import ROLES, authenticate
+from fangpin.auth import ROLES
+from fangpin.auth.throttle import attempt_login, locked_issue
 from fangpin.cases import CaseConflict, CaseError, act, apply_self, get_case, history
 from fangpin.web import queries as Q
 from fangpin.web.api import _allowed
@@ -67,7 +69,13 @@ async def login_post(request: Request):
     if not ok:
         return render(request, "login.html", 403, next=nxt, error=request.state.t("csrf_failed"))
     with request.app.state.engine.begin() as conn:
-        u = authenticate(conn, str(form.get("username") or ""), str(form.get("password") or ""))
+        u, lock = attempt_login(conn, str(form.get("username") or ""), str(form.get("password") or ""),
+                                request.client.host if request.client else None)
+    if lock is not None:
+        iss = locked_issue(lock)
+        resp = render(request, "login.html", 429, next=nxt, error=iss.en if request.state.lang == "en" else iss.zh)
+        resp.headers["Retry-After"] = str(lock.retry_after(datetime.now()))
+        return resp
     if u is None:
         return render(request, "login.html", 401, next=nxt, error=request.state.t("login_failed"))
     request.state.new_session = request.app.state.sessions.new(u.id)  # new token: no session fixation
