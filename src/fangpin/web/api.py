@@ -39,6 +39,18 @@ def records_user(user: User = Depends(api_user)) -> User:
     return user
 
 
+def _csrf(request: Request) -> None:
+    if not csrf_ok(request.state.session, request.headers.get("x-csrf-token")):
+        raise HTTPException(403, detail={"code": "AUTH_CSRF", "message_zh": "缺少或错误的 CSRF 令牌",
+                                         "message_en": "Missing or wrong CSRF token (X-CSRF-Token)"})
+
+
+def user_writer(request: Request, user: User = Depends(api_user)) -> User:
+    """A write by any logged-in user (e.g. log out) needs the CSRF token too."""
+    _csrf(request)
+    return user
+
+
 def writer(request: Request, user: User = Depends(records_user)) -> User:
     """A write needs the session's CSRF token in X-CSRF-Token."""
     if not csrf_ok(request.state.session, request.headers.get("x-csrf-token")):
@@ -90,7 +102,7 @@ def login(body: LoginIn, request: Request):
 
 
 @router.delete("/session", status_code=204, tags=["auth"])
-def logout(request: Request, user: User = Depends(api_user)):
+def logout(request: Request, user: User = Depends(user_writer)):
     request.state.new_session = request.app.state.sessions.new()
     return Response(status_code=204)
 
