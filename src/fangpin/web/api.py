@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fangpin.alerts.cases_link import open_case_from_alert
@@ -17,6 +19,10 @@ from fangpin.web import queries as Q
 from fangpin.web.session import csrf_ok
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+# Database ids are 64-bit; a larger number in a path is refused by validation (422), never sent to the database.
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PAGE = Query(1, ge=1, le=1_000_000)
 
 
 def _engine(request: Request):
@@ -121,7 +127,7 @@ def dashboard(request: Request, user: User = Depends(api_user)) -> dict:
 
 
 @router.get("/households")
-def households(request: Request, page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500),
+def households(request: Request, page: int = PAGE, per_page: int = Query(50, ge=1, le=500),
                village: str | None = Query(None, description="Narrow to a region prefix inside yours"),
                user: User = Depends(records_user)) -> dict:
     """Households on the roster in the user's region (IDs masked), paginated by 户编号."""
@@ -140,7 +146,7 @@ def household(hh_no: str, request: Request, user: User = Depends(records_user)) 
 
 
 @router.get("/alerts")
-def alerts(request: Request, status: str = Query("open"), rule: str | None = None, page: int = Query(1, ge=1),
+def alerts(request: Request, status: str = Query("open"), rule: str | None = None, page: int = PAGE,
            per_page: int = Query(50, ge=1, le=500), user: User = Depends(records_user)) -> dict:
     """Alert episodes in the user's region (default: open), newest first, with their evidence."""
     with _engine(request).connect() as conn:
@@ -155,7 +161,7 @@ class OpenCaseIn(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/case", status_code=201)
-def open_case(alert_id: int, request: Request, body: OpenCaseIn | None = None, user: User = Depends(writer)) -> dict:
+def open_case(alert_id: RecordId, request: Request, body: OpenCaseIn | None = None, user: User = Depends(writer)) -> dict:
     """Open a case (lead) from an alert — township and county officers (workflow.yaml lead_sources.alert)."""
     with _engine(request).begin() as conn:
         if Q.alert_in_scope(conn, user.scope, alert_id) is None:
@@ -171,7 +177,7 @@ def _allowed(conn, case_id: int, user: User) -> list[str]:
 
 
 @router.get("/cases/{case_id}")
-def case(case_id: int, request: Request, user: User = Depends(records_user)) -> dict:
+def case(case_id: RecordId, request: Request, user: User = Depends(records_user)) -> dict:
     """A case with its history and the actions this user may take now."""
     with _engine(request).connect() as conn:
         if not Q.case_in_scope(conn, user.scope, case_id):
@@ -190,7 +196,7 @@ class ActionIn(BaseModel):
 
 @router.post("/cases/{case_id}/actions", responses={409: {"description": "changed by someone else (CaseConflict)"},
                                                      422: {"description": "refused by the workflow (CaseError)"}})
-def case_action(case_id: int, body: ActionIn, request: Request, user: User = Depends(writer)) -> dict:
+def case_action(case_id: RecordId, body: ActionIn, request: Request, user: User = Depends(writer)) -> dict:
     """One workflow step (fangpin.cases.act). Stale expected_version → 409; refusal → 422 with its code."""
     with _engine(request).begin() as conn:
         if not Q.case_in_scope(conn, user.scope, case_id):

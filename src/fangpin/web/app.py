@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 
 from fangpin.auth import get_user
 from fangpin.cases import CaseConflict, CaseError
@@ -83,6 +84,16 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     @app.exception_handler(CaseError)
     async def _case_error(request: Request, e: CaseError):
         return JSONResponse(error_body(e), status_code=422)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, e: Exception):
+        # a value the database cannot hold (an id beyond 64 bits, a page far past the end): the request is wrong,
+        # not the server — answer 422 with a bilingual message instead of a 500
+        return JSONResponse({"code": "BAD_VALUE", "message_zh": "请求中的数值超出允许范围",
+                             "message_en": "A value in the request is out of range",
+                             "message": "请求中的数值超出允许范围 / A value in the request is out of range"},
+                            status_code=422)
 
     from fangpin.web import api, pages
 

@@ -207,11 +207,15 @@ async def case_act(case_id: int, request: Request):
     except ValueError:
         return _case_page(request, u, case_id, 422, request.state.t("bad_json"))
     try:
+        expected_version = int(str(form.get("expected_version") or 0))
+    except ValueError:  # a tampered form: refuse cleanly, never a 500
+        expected_version = -1
+    try:
         with request.app.state.engine.begin() as conn:
             if not Q.case_in_scope(conn, u.scope, case_id):
                 return _not_found(request)
             act(conn, case_id, str(form.get("action") or ""), u.actor(),
-                expected_version=int(form.get("expected_version") or 0),
+                expected_version=expected_version,
                 comment=str(form.get("comment") or "") or None, payload=payload)
     except CaseConflict as e:
         return _case_page(request, u, case_id, 409, _msg(request, e))
