@@ -183,6 +183,9 @@ class _Row:
     review: tuple[int, float | None, str] | None = None  # (candidate person, probability, explanation)
 
 
+MAX_CELL_CHARS = 1000  # no contract column holds more (names, addresses, reasons are far shorter)
+
+
 class _Parser:
     def __init__(self, contract: Contract, report: FeedReport):
         self.c = contract
@@ -206,6 +209,10 @@ class _Parser:
 
     # one cell ------------------------------------------------------------------------------------------------
     def cell(self, n: int, col: ColumnContract, v: Any) -> Any:
+        if isinstance(v, str) and len(v) > MAX_CELL_CHARS:  # a pasted blob: refuse the row before parsing it
+            raise FangpinValueError(issue("text.too_long", f"“{col.name}”内容过长（{len(v):,} 个字符），请检查是否误粘贴",
+                                          f"'{col.name}' is far too long ({len(v):,} characters); was something "
+                                          "pasted into it by mistake?"))
         if is_blank(v):
             if col.empty_is_zero:
                 return 0 if col.type == "int" else 0.0
