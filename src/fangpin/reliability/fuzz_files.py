@@ -32,7 +32,7 @@ class Samples:
     roster: dict[str, Path]  # role → file (households, members, income, guarantees)
 
 
-def build_samples(work: Path, households: int = 150, seed: int = 5) -> Samples:
+def build_samples(work: Path, households: int = 150, seed: int = 5, months: int = 24) -> Samples:
     """A small county (registry in SQLite) plus its feed files and an exported roster (xlsx)."""
     from fangpin.db import make_engine, upgrade
     from fangpin.synth.feeds import write_feeds
@@ -46,7 +46,7 @@ def build_samples(work: Path, households: int = 150, seed: int = 5) -> Samples:
     db = work / "template.db"
     e = make_engine(f"sqlite:///{db}")
     upgrade(e)
-    run(e, SynthParams(households=households, months=24, seed=seed), work / "truth")
+    run(e, SynthParams(households=households, months=months, seed=seed), work / "truth")
     write_feeds(work / "truth", work / "feeds", seed=seed)
     write_roster(e, work / "roster", fmt="xlsx")
     e.dispose()
