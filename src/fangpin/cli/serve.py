@@ -26,7 +26,9 @@ def serve(
 
     web = create_app(engine=_engine(db), secure_cookies=secure_cookies)
     console.print(f"fangpin web on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    # keep idle connections longer than clients (browsers, proxies) do: with uvicorn's 5 s default a client reusing a
+    # connection just as the server closes it gets "connection reset" (seen in the load test)
+    uvicorn.run(web, host=host, port=port, log_level="info", timeout_keep_alive=75)
 
 
 @users_app.command("add")
