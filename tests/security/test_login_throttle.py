@@ -19,15 +19,12 @@ PW = "right-password-1"
 
 
 @pytest.fixture
-def url(tmp_path):
-    u = f"sqlite:///{tmp_path}/auth.db"
-    e = make_engine(u)
-    upgrade(e)
-    with e.begin() as c:
+def url(engine):
+    """A fresh database of each kind (SQLite and the real PostgreSQL server) with 30 accounts."""
+    with engine.begin() as c:
         for i in range(30):
             create_user(c, f"u{i}", PW, "county_officer", "530102")
-    e.dispose()
-    return u
+    return engine.url.render_as_string(hide_password=False)
 
 
 def _app(url):
