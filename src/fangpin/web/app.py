@@ -14,6 +14,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from fangpin.auth import get_user
 from fangpin.cases import CaseConflict, CaseError
@@ -52,6 +54,10 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    def _load_user(uid: int):
+        with engine.connect() as conn:
+            return get_user(conn, uid)
+
     @app.middleware("http")
     async def session_mw(request: Request, call_next):
         sessions: Sessions = app.state.sessions
@@ -62,8 +68,8 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
         request.state.session = sess
         request.state.user = None
         if sess.get("uid") is not None:
-            with engine.connect() as conn:
-                request.state.user = get_user(conn, int(sess["uid"]))
+            # a database call: off the event loop (a busy pool must not stall every other request)
+            request.state.user = await run_in_threadpool(_load_user, int(sess["uid"]))
         lang = request.query_params.get("lang") or request.cookies.get("lang") or DEFAULT
         request.state.lang = lang if lang in LANGS else DEFAULT
         request.state.t = translator(request.state.lang)
@@ -94,6 +100,14 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
                              "message_en": "A value in the request is out of range",
                              "message": "请求中的数值超出允许范围 / A value in the request is out of range"},
                             status_code=422)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, e: Exception):
+        # every database connection busy for 30 s: overloaded, not broken — say so, and when to retry
+        return JSONResponse({"code": "BUSY", "message_zh": "系统繁忙，请稍后再试",
+                             "message_en": "The server is busy; try again shortly",
+                             "message": "系统繁忙，请稍后再试 / The server is busy; try again shortly"},
+                            status_code=503, headers={"Retry-After": "30"})
 
     from fangpin.web import api, pages
 

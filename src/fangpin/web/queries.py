@@ -49,17 +49,26 @@ def _registry_key(conn: Connection) -> tuple:
     return (str(conn.engine.url), hv, mv, date.today())
 
 
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+
+
 def _cached(conn: Connection, args: tuple, compute):
     key = _registry_key(conn) + args
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return copy.deepcopy(_CACHE[key])
-    value = compute()
-    with _CACHE_LOCK:
-        _CACHE[key] = copy.deepcopy(value)
-        while len(_CACHE) > _CACHE_MAX:
-            _CACHE.popitem(last=False)
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # single flight: twenty users opening the same cold page wait for one computation, not twenty
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return copy.deepcopy(_CACHE[key])
+        value = compute()
+        with _CACHE_LOCK:
+            _CACHE[key] = copy.deepcopy(value)
+            while len(_CACHE) > _CACHE_MAX:
+                _CACHE.popitem(last=False)
+            _KEY_LOCKS.pop(key, None)
     return value
 
 
