@@ -8,7 +8,7 @@ DEMO_DIR ?= demo
 DEMO_HOUSEHOLDS ?= 20000
 PART ?= all
 
-.PHONY: venv sysdeps regions demo test test-fast bench clean
+.PHONY: venv sysdeps regions demo test test-fast bench reliability clean
 
 # Virtualenv with the pinned packages (requirements.lock) and fangpin itself (editable).
 $(STAMP): requirements.lock pyproject.toml
@@ -43,6 +43,11 @@ test-fast: venv regions
 
 bench: venv sysdeps regions
 	$(BIN)/python benchmarks/run.py --part $(PART)
+
+# Issue 7 checks at full size (access matrix, schemathesis, importer fuzzing, kill -9 trials, Locust load on a
+# 1M-person county on PostgreSQL); figures merged into benchmarks/results.json. See docs/RELIABILITY.md.
+reliability: venv sysdeps regions
+	$(BIN)/python benchmarks/run.py --part reliability
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DEMO_DIR) var

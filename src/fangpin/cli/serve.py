@@ -24,9 +24,18 @@ def serve(
 
     from fangpin.web.app import create_app
 
-    web = create_app(engine=_engine(db), secure_cookies=secure_cookies)
+    from fangpin.config import database_url
+    from fangpin.db import make_engine, normalise_url
+
+    url = normalise_url(database_url(db))
+    # one connection per request thread (Starlette runs sync endpoints on a 40-thread pool): with SQLAlchemy's
+    # default 5 + 10 a slow minute turned into "QueuePool limit reached" 500s in the load test
+    web = create_app(engine=make_engine(db, pool_size=20, max_overflow=20) if not url.startswith("sqlite")
+                     else _engine(db), secure_cookies=secure_cookies)
     console.print(f"fangpin web on http://{host}:{port}/  (API docs: /docs)")
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    # keep idle connections longer than clients (browsers, proxies) do: with uvicorn's 5 s default a client reusing a
+    # connection just as the server closes it gets "connection reset" (seen in the load test)
+    uvicorn.run(web, host=host, port=port, log_level="info", timeout_keep_alive=75)
 
 
 @users_app.command("add")

@@ -186,6 +186,9 @@ class _Row:
     review: tuple[int, float | None, str] | None = None  # (candidate person, probability, explanation)
 
 
+MAX_CELL_CHARS = 1000  # no contract column holds more (names, addresses, reasons are far shorter)
+
+
 class _Parser:
     def __init__(self, contract: Contract, report: FeedReport):
         self.c = contract
@@ -209,6 +212,10 @@ class _Parser:
 
     # one cell ------------------------------------------------------------------------------------------------
     def cell(self, n: int, col: ColumnContract, v: Any) -> Any:
+        if isinstance(v, str) and len(v) > MAX_CELL_CHARS:  # a pasted blob: refuse the row before parsing it
+            raise FangpinValueError(issue("text.too_long", f"“{col.name}”内容过长（{len(v):,} 个字符），请检查是否误粘贴",
+                                          f"'{col.name}' is far too long ({len(v):,} characters); was something "
+                                          "pasted into it by mistake?"))
         if is_blank(v):
             if col.empty_is_zero:
                 return 0 if col.type == "int" else 0.0
@@ -605,11 +612,46 @@ def _land(root: Path, feed: str, sha: str, ext: str, blob: bytes) -> Path:
     return rel
 
 
+def _manifest_lines(root: Path) -> list[dict]:
+    """The manifest's entries; a line torn by a crash mid-write is skipped (its batch is re-listed on re-import)."""
+    mf = root / "manifest.jsonl"
+    out = []
+    for line in (mf.read_text(encoding="utf-8").splitlines() if mf.exists() else []):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
 def _manifest_append(root: Path, entry: dict) -> None:
-    with open(root / "manifest.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    mf = root / "manifest.jsonl"
+    with open(mf, "a+b") as f:
+        f.seek(0, os.SEEK_END)
+        lead = b""
+        if f.tell() > 0:  # a crash mid-line left no newline: start on a fresh line so this entry stays whole
+            f.seek(-1, os.SEEK_END)
+            lead = b"" if f.read(1) == b"\n" else b"\n"
+        f.write(lead + (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
         f.flush()
         os.fsync(f.fileno())
+
+
+def _manifest_heal(root: Path, conn: Connection, batch_id: int, feed: str, sha: str) -> None:
+    """A crash between the batch's commit and its manifest line leaves the batch out of the manifest; re-importing
+    the same file (answered "unchanged") writes the missing line, so replay stays complete."""
+    if any(e.get("feed") == feed and e.get("sha256") == sha for e in _manifest_lines(root)):
+        return
+    b = conn.execute(select(ImportBatch.valid_from, ImportBatch.started_at, ImportBatch.files)
+                     .where(ImportBatch.id == batch_id)).first()
+    if b is None or not b.files:
+        return
+    f = b.files[0]
+    _manifest_append(root, {"feed": feed, "sha256": sha, "file": f["landing"], "name": f["name"],
+                            "as_of": b.valid_from.isoformat(), "recorded_at": b.started_at.isoformat(),
+                            "contract_version": f.get("contract_version")})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -646,6 +688,8 @@ def import_feed(engine: Engine, feed: str, path: Path | str, *, filename: str | 
     with engine.connect() as conn:
         done = conn.execute(select(ImportBatch.id).where(ImportBatch.kind == c.kind,
                                                          ImportBatch.content_sha256 == sha)).scalar()
+        if done is not None:
+            _manifest_heal(Path(landing_dir) if landing_dir else landing_root(), conn, done, c.feed, sha)
     if done is not None:
         return _unchanged(report, done, t0)
     try:
@@ -819,12 +863,8 @@ def replay(engine: Engine, *, landing_dir: Path | None = None, source: Engine | 
                 entries.append({"feed": kind.split(":", 1)[1], "file": f["landing"], "name": f["name"],
                                 "as_of": valid_from.isoformat(), "recorded_at": started_at.isoformat()})
     else:
-        mf = root / "manifest.jsonl"
         seen = set()
-        for line in (mf.read_text(encoding="utf-8").splitlines() if mf.exists() else []):
-            if not line.strip():
-                continue
-            e = json.loads(line)
+        for e in _manifest_lines(root):
             if (e["feed"], e["sha256"]) not in seen:
                 seen.add((e["feed"], e["sha256"]))
                 entries.append(e)

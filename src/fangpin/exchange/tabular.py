@@ -556,13 +556,43 @@ def _sheet_not_found(name: str, names: list[str]) -> FileRejected:
     )
 
 
+# Zip-bomb guard (issue 7 §3): a workbook is a zip; a small file that expands hugely is refused before anything
+# decompresses it. Real sheets compress 5–30×; DEFLATE tops out near 1030×, reached only by degenerate content.
+MAX_UNZIPPED_BYTES = int(os.environ.get("FANGPIN_MAX_UNZIPPED_BYTES", str(2 << 30)))  # whole workbook, 2 GiB
+MAX_ZIP_RATIO = 300  # an entry larger than BOMB_MIN_BYTES expanding more than this is a bomb
+BOMB_MIN_BYTES = 32 << 20
+MAX_ZIP_ENTRIES = 10_000
+
+
+def _zip_bomb(infos: list[zipfile.ZipInfo]) -> FileRejected | None:
+    total = sum(i.file_size for i in infos)
+    worst = max(infos, key=lambda i: i.file_size / max(i.compress_size, 1), default=None)
+    too_dense = worst is not None and worst.file_size > BOMB_MIN_BYTES and \
+        worst.file_size / max(worst.compress_size, 1) > MAX_ZIP_RATIO
+    if total <= MAX_UNZIPPED_BYTES and not too_dense and len(infos) <= MAX_ZIP_ENTRIES:
+        return None
+    mb = total / (1 << 20)
+    return _reject(
+        "file.zip_bomb",
+        f"文件解压后过大或压缩比异常（解压后约 {mb:,.0f} MB，{len(infos)} 个部件），疑似“压缩炸弹”，已拒收。"
+        "请确认文件来源，或把数据分成几个较小的文件上传",
+        f"The workbook would expand to about {mb:,.0f} MB ({len(infos)} parts) or is compressed abnormally "
+        "densely — a suspected zip bomb, refused. Check where the file came from, or split the data into smaller "
+        "files",
+    )
+
+
 def _zip_kind(data: bytes) -> str:
     """'xlsx' or 'ods' for a zip container, else raise FileRejected."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
-            names = set(z.namelist())
+            infos = z.infolist()
+            names = {i.filename for i in infos}
     except Exception:  # zipfile raises many types on corrupt input (BadZipFile, NotImplementedError, ...)
         raise _damaged("zip container broken or truncated") from None
+    bomb = _zip_bomb(infos)
+    if bomb is not None:
+        raise bomb
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         if "xl/workbook.bin" in names and "xl/workbook.xml" not in names:
             return "xlsb"

@@ -377,7 +377,7 @@ def parse_int(v: Any, *, min: int | None = None, max: int | None = None, field_z
         n = int(v)
     elif isinstance(v, str):
         s = _strip_all_space(_to_halfwidth(v)).replace("\u2212", "-")
-        m = re.match(r"^([-+]?\d+)(?:\.0*)?$", s)
+        m = re.match(r"^([-+]?\d{1,30})(?:\.0*)?$", s)  # more digits than any count: not a number (and int() of 4300+ digits raises)
         if not m:
             raise bad()
         n = int(m.group(1))

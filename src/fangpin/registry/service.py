@@ -24,9 +24,13 @@ from fangpin.registry.models import (
 FAR_FUTURE = datetime(9999, 12, 31)
 
 
-def _latest(table, key_cols, time_cols, on_col, on: date | None, known_at: datetime | None) -> Select:
-    """Subquery: the latest version per key with ``on_col <= on`` and ``recorded_at <= known_at``."""
+def _latest(table, key_cols, time_cols, on_col, on: date | None, known_at: datetime | None,
+            where=None) -> Select:
+    """Subquery: the latest version per key with ``on_col <= on`` and ``recorded_at <= known_at``. ``where`` narrows
+    the keys looked at (it must select whole keys — every version of a key or none — or the answer changes)."""
     conds = [table.c.recorded_at <= (known_at or FAR_FUTURE)]
+    if where is not None:
+        conds.append(where)
     if on is not None:
         conds.append(on_col <= on)
     rn = func.row_number().over(partition_by=key_cols, order_by=[c.desc() for c in time_cols]).label("rn")
@@ -78,15 +82,26 @@ def household_as_of(conn: Connection, hh_no: str, on: date | None = None,
     hid = conn.execute(select(Household.id).where(Household.hh_no == hh_no)).scalar()
     if hid is None:
         return None
-    hq = current_households(on, known_at).subquery()
-    row = conn.execute(select(hq).where(hq.c.household_id == hid)).mappings().first()
+    hv = HouseholdVersion.__table__
+    hsub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, on,
+                   known_at, where=hv.c.household_id == hid).subquery()
+    row = conn.execute(select(Household.hh_no, hsub).join(Household, Household.id == hsub.c.household_id)
+                       ).mappings().first()
     if row is None:
         return None
-    mq = current_members(on, known_at).subquery()
+    # only the persons ever recorded in this household (indexed), not a window over every member version
+    mv = MemberVersion.__table__
+    ever = select(mv.c.person_id).where(mv.c.household_id == hid)
+    sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on, known_at,
+                  where=mv.c.person_id.in_(ever)).subquery()
+    p = Person.__table__
+    mq = select(p.c.id_number, sub).join(p, p.c.id == sub.c.person_id).subquery()
     members = [dict(m) for m in conn.execute(
         select(mq).where(and_(mq.c.household_id == hid, mq.c.active.is_(True))).order_by(mq.c.person_id)).mappings()]
-    gq = current_guarantees(on, known_at).subquery()
-    g = conn.execute(select(gq).where(gq.c.household_id == hid)).mappings().first()
+    gs = GuaranteeStatus.__table__
+    gq = _latest(gs, [gs.c.household_id], [gs.c.status_date, gs.c.recorded_at, gs.c.id], gs.c.status_date, on,
+                 known_at, where=gs.c.household_id == hid).subquery()
+    g = conn.execute(select(gq)).mappings().first()
     return HouseholdView(hh_no, hid, dict(row), members, dict(g) if g else None)
 
 

@@ -15,6 +15,7 @@ profile_risk_type when none pushes the score up), and ``contrib_<risk type>`` lo
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date
 from pathlib import Path
 
@@ -82,11 +83,15 @@ def write_scores_csv(path: Path, scores: pa.Table, alerts: list[E.Alert]) -> Pat
     hid = scores["household_id"].to_pylist()
     top = scores["top_risk_type"].to_pylist()
     path = Path(path)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # atomic: a crash never leaves a half list in place
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(CSV_HEADERS)
         for i in order:  # safe_cell: 户编号 comes from delivered files (formula injection)
             w.writerow(safe_row([hh_no[i], f"{prob[i]:.4f}", "；".join(sorted(fired.get(int(hid[i]), []))), top[i]]))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
     return path
 
 

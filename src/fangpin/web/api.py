@@ -2,19 +2,27 @@
 POST /api/self-applications (农户自主申报, public). Records outside the user's region answer 404."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from fangpin.alerts.cases_link import open_case_from_alert
-from fangpin.auth import User, authenticate
+from fangpin.auth import User
+from fangpin.auth.throttle import attempt_login, locked_issue
 from fangpin.cases import CaseError, act, allowed_actions, apply_self, get_case, history
 from fangpin.cases.workflow import workflow
 from fangpin.web import queries as Q
 from fangpin.web.session import csrf_ok
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+# Database ids are 64-bit; a larger number in a path is refused by validation (422), never sent to the database.
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PAGE = Query(1, ge=1, le=1_000_000)
 
 
 def _engine(request: Request):
@@ -34,6 +42,18 @@ def records_user(user: User = Depends(api_user)) -> User:
     if not user.sees_records:
         raise HTTPException(403, detail={"code": "AUTH_AGGREGATES_ONLY", "message_zh": "您的角色只能查看汇总数据",
                                          "message_en": "Your role sees aggregates only"})
+    return user
+
+
+def _csrf(request: Request) -> None:
+    if not csrf_ok(request.state.session, request.headers.get("x-csrf-token")):
+        raise HTTPException(403, detail={"code": "AUTH_CSRF", "message_zh": "缺少或错误的 CSRF 令牌",
+                                         "message_en": "Missing or wrong CSRF token (X-CSRF-Token)"})
+
+
+def user_writer(request: Request, user: User = Depends(api_user)) -> User:
+    """A write by any logged-in user (e.g. log out) needs the CSRF token too."""
+    _csrf(request)
     return user
 
 
@@ -63,11 +83,21 @@ class SessionOut(BaseModel):
     csrf_token: str
 
 
-@router.post("/session", response_model=SessionOut, tags=["auth"])
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/session", response_model=SessionOut, tags=["auth"],
+             responses={401: {"description": "wrong username or password"},
+                        429: {"description": "too many failures: username or address locked (Retry-After)"}})
 def login(body: LoginIn, request: Request):
     """Log in: sets the session cookie and returns the CSRF token for writes."""
     with _engine(request).begin() as conn:
-        u = authenticate(conn, body.username, body.password)
+        u, lock = attempt_login(conn, body.username, body.password, client_ip(request))
+    if lock is not None:
+        iss = locked_issue(lock)
+        raise HTTPException(429, headers={"Retry-After": str(lock.retry_after(datetime.now()))},
+                            detail={"code": iss.code, "message_zh": iss.zh, "message_en": iss.en})
     if u is None:
         raise HTTPException(401, detail={"code": "AUTH_FAILED", "message_zh": "用户名或密码错误",
                                          "message_en": "Wrong username or password"})
@@ -78,7 +108,7 @@ def login(body: LoginIn, request: Request):
 
 
 @router.delete("/session", status_code=204, tags=["auth"])
-def logout(request: Request, user: User = Depends(api_user)):
+def logout(request: Request, user: User = Depends(user_writer)):
     request.state.new_session = request.app.state.sessions.new()
     return Response(status_code=204)
 
@@ -100,7 +130,7 @@ def dashboard(request: Request, user: User = Depends(api_user)) -> dict:
 
 
 @router.get("/households")
-def households(request: Request, page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500),
+def households(request: Request, page: int = PAGE, per_page: int = Query(50, ge=1, le=500),
                village: str | None = Query(None, description="Narrow to a region prefix inside yours"),
                user: User = Depends(records_user)) -> dict:
     """Households on the roster in the user's region (IDs masked), paginated by 户编号."""
@@ -119,7 +149,7 @@ def household(hh_no: str, request: Request, user: User = Depends(records_user)) 
 
 
 @router.get("/alerts")
-def alerts(request: Request, status: str = Query("open"), rule: str | None = None, page: int = Query(1, ge=1),
+def alerts(request: Request, status: str = Query("open"), rule: str | None = None, page: int = PAGE,
            per_page: int = Query(50, ge=1, le=500), user: User = Depends(records_user)) -> dict:
     """Alert episodes in the user's region (default: open), newest first, with their evidence."""
     with _engine(request).connect() as conn:
@@ -134,7 +164,7 @@ class OpenCaseIn(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/case", status_code=201)
-def open_case(alert_id: int, request: Request, body: OpenCaseIn | None = None, user: User = Depends(writer)) -> dict:
+def open_case(alert_id: RecordId, request: Request, body: OpenCaseIn | None = None, user: User = Depends(writer)) -> dict:
     """Open a case (lead) from an alert — township and county officers (workflow.yaml lead_sources.alert)."""
     with _engine(request).begin() as conn:
         if Q.alert_in_scope(conn, user.scope, alert_id) is None:
@@ -150,7 +180,7 @@ def _allowed(conn, case_id: int, user: User) -> list[str]:
 
 
 @router.get("/cases/{case_id}")
-def case(case_id: int, request: Request, user: User = Depends(records_user)) -> dict:
+def case(case_id: RecordId, request: Request, user: User = Depends(records_user)) -> dict:
     """A case with its history and the actions this user may take now."""
     with _engine(request).connect() as conn:
         if not Q.case_in_scope(conn, user.scope, case_id):
@@ -169,7 +199,7 @@ class ActionIn(BaseModel):
 
 @router.post("/cases/{case_id}/actions", responses={409: {"description": "changed by someone else (CaseConflict)"},
                                                      422: {"description": "refused by the workflow (CaseError)"}})
-def case_action(case_id: int, body: ActionIn, request: Request, user: User = Depends(writer)) -> dict:
+def case_action(case_id: RecordId, body: ActionIn, request: Request, user: User = Depends(writer)) -> dict:
     """One workflow step (fangpin.cases.act). Stale expected_version → 409; refusal → 422 with its code."""
     with _engine(request).begin() as conn:
         if not Q.case_in_scope(conn, user.scope, case_id):

@@ -13,6 +13,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from fangpin.auth import get_user
 from fangpin.cases import CaseConflict, CaseError
@@ -51,6 +54,10 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
+    def _load_user(uid: int):
+        with engine.connect() as conn:
+            return get_user(conn, uid)
+
     @app.middleware("http")
     async def session_mw(request: Request, call_next):
         sessions: Sessions = app.state.sessions
@@ -61,8 +68,8 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
         request.state.session = sess
         request.state.user = None
         if sess.get("uid") is not None:
-            with engine.connect() as conn:
-                request.state.user = get_user(conn, int(sess["uid"]))
+            # a database call: off the event loop (a busy pool must not stall every other request)
+            request.state.user = await run_in_threadpool(_load_user, int(sess["uid"]))
         lang = request.query_params.get("lang") or request.cookies.get("lang") or DEFAULT
         request.state.lang = lang if lang in LANGS else DEFAULT
         request.state.t = translator(request.state.lang)
@@ -83,6 +90,24 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     @app.exception_handler(CaseError)
     async def _case_error(request: Request, e: CaseError):
         return JSONResponse(error_body(e), status_code=422)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _bad_value(request: Request, e: Exception):
+        # a value the database cannot hold (an id beyond 64 bits, a page far past the end): the request is wrong,
+        # not the server — answer 422 with a bilingual message instead of a 500
+        return JSONResponse({"code": "BAD_VALUE", "message_zh": "请求中的数值超出允许范围",
+                             "message_en": "A value in the request is out of range",
+                             "message": "请求中的数值超出允许范围 / A value in the request is out of range"},
+                            status_code=422)
+
+    @app.exception_handler(PoolTimeout)
+    async def _busy(request: Request, e: Exception):
+        # every database connection busy for 30 s: overloaded, not broken — say so, and when to retry
+        return JSONResponse({"code": "BUSY", "message_zh": "系统繁忙，请稍后再试",
+                             "message_en": "The server is busy; try again shortly",
+                             "message": "系统繁忙，请稍后再试 / The server is busy; try again shortly"},
+                            status_code=503, headers={"Retry-After": "30"})
 
     from fangpin.web import api, pages, security, uploads
 

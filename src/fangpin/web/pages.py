@@ -3,6 +3,7 @@ same domain services as the API. Pages work on a phone (viewport meta, one-colum
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fangpin import codes
 from fangpin.alerts.cases_link import open_case_from_alert
-from fangpin.auth import ROLES, authenticate
+from fangpin.auth import ROLES
+from fangpin.auth.throttle import attempt_login, locked_issue
 from fangpin.cases import CaseConflict, CaseError, act, apply_self, get_case, history
 from fangpin.web import queries as Q
 from fangpin.web.api import _allowed
@@ -67,7 +69,13 @@ async def login_post(request: Request):
     if not ok:
         return render(request, "login.html", 403, next=nxt, error=request.state.t("csrf_failed"))
     with request.app.state.engine.begin() as conn:
-        u = authenticate(conn, str(form.get("username") or ""), str(form.get("password") or ""))
+        u, lock = attempt_login(conn, str(form.get("username") or ""), str(form.get("password") or ""),
+                                request.client.host if request.client else None)
+    if lock is not None:
+        iss = locked_issue(lock)
+        resp = render(request, "login.html", 429, next=nxt, error=iss.en if request.state.lang == "en" else iss.zh)
+        resp.headers["Retry-After"] = str(lock.retry_after(datetime.now()))
+        return resp
     if u is None:
         return render(request, "login.html", 401, next=nxt, error=request.state.t("login_failed"))
     request.state.new_session = request.app.state.sessions.new(u.id)  # new token: no session fixation
@@ -217,11 +225,15 @@ async def case_act(case_id: int, request: Request):
     except ValueError:
         return _case_page(request, u, case_id, 422, request.state.t("bad_json"))
     try:
+        expected_version = int(str(form.get("expected_version") or 0))
+    except ValueError:  # a tampered form: refuse cleanly, never a 500
+        expected_version = -1
+    try:
         with request.app.state.engine.begin() as conn:
             if not Q.case_in_scope(conn, u.scope, case_id):
                 return _not_found(request)
             act(conn, case_id, str(form.get("action") or ""), u.actor(),
-                expected_version=int(form.get("expected_version") or 0),
+                expected_version=expected_version,
                 comment=str(form.get("comment") or "") or None, payload=payload)
     except CaseConflict as e:
         return _case_page(request, u, case_id, 409, _msg(request, e))

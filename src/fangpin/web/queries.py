@@ -2,6 +2,10 @@
 anything (reads built on fangpin.registry.service and the alert/case tables; changes go through fangpin.cases)."""
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
@@ -31,9 +35,69 @@ def region_names(conn: Connection, codes: list[str]) -> dict[str, str]:
     return {r.code: r.name for r in rows}
 
 
+# Registry reads are windows over the version tables ("latest version per household/person"); on a county of a
+# million people they take seconds. Versions are append-only, so a result stays right until a new version is
+# recorded: cache it under (database, max version ids, today, arguments) — checked with two indexed max() reads.
+_CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
+_CACHE_MAX = 1024
+_CACHE_LOCK = threading.Lock()
+
+
+def _registry_key(conn: Connection) -> tuple:
+    from fangpin.registry.models import HouseholdVersion, MemberVersion
+
+    hv = conn.execute(select(func.max(HouseholdVersion.id))).scalar()
+    mv = conn.execute(select(func.max(MemberVersion.id))).scalar()
+    return (str(conn.engine.url), hv, mv, date.today())
+
+
+_KEY_LOCKS: dict[tuple, threading.Lock] = {}
+
+
+def _cached(conn: Connection, args: tuple, compute):
+    key = _registry_key(conn) + args
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return copy.deepcopy(_CACHE[key])
+        lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with lock:  # single flight: twenty users opening the same cold page wait for one computation, not twenty
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return copy.deepcopy(_CACHE[key])
+        value = compute()
+        with _CACHE_LOCK:
+            _CACHE[key] = copy.deepcopy(value)
+            while len(_CACHE) > _CACHE_MAX:
+                _CACHE.popitem(last=False)
+            _KEY_LOCKS.pop(key, None)
+    return value
+
+
+def _scoped_households(prefix: str):
+    """Current households, the window narrowed to households ever recorded under ``prefix`` (same answer: a
+    household whose latest version is in the region has a version there)."""
+    from fangpin.registry.models import Household, HouseholdVersion
+    from fangpin.registry.service import _latest
+
+    hv = HouseholdVersion.__table__
+    where = None
+    if prefix:
+        where = hv.c.household_id.in_(select(hv.c.household_id).where(hv.c.region_code.startswith(prefix)))
+    sub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, None, None,
+                  where=where).subquery()
+    h = Household.__table__
+    return select(h.c.hh_no, sub).join(h, h.c.id == sub.c.household_id)
+
+
 def household_page(conn: Connection, scope: str, page: int, per_page: int, village: str | None = None) -> dict:
-    hq = current_households().subquery()
     prefix = scope if not village or not village.startswith(scope) else village
+    return _cached(conn, ("household_page", prefix, page, per_page),
+                   lambda: _household_page(conn, prefix, page, per_page))
+
+
+def _household_page(conn: Connection, prefix: str, page: int, per_page: int) -> dict:
+    hq = _scoped_households(prefix).subquery()
     cond = [hq.c.region_code.startswith(prefix), hq.c.active.is_(True)]
     total = conn.execute(select(func.count()).select_from(hq).where(*cond)).scalar_one()
     rows = conn.execute(select(hq.c.household_id, hq.c.hh_no, hq.c.region_code, hq.c.hh_type, hq.c.relocated,
@@ -138,13 +202,39 @@ def event_rows(events: list[dict]) -> list[dict]:
              "comment": e["comment"], "policy_version": e["policy_version"]} for e in events]
 
 
+_COUNTS_SQL = """
+WITH h AS (
+  SELECT household_id FROM (
+    SELECT household_id, region_code, active,
+           row_number() OVER (PARTITION BY household_id ORDER BY valid_from DESC, recorded_at DESC, id DESC) AS rn
+    FROM household_version
+    WHERE household_id IN (SELECT household_id FROM household_version WHERE region_code LIKE :p)
+  ) x WHERE rn = 1 AND region_code LIKE :p AND active
+),
+m AS (
+  SELECT household_id, active FROM (
+    SELECT household_id, active,
+           row_number() OVER (PARTITION BY person_id ORDER BY valid_from DESC, recorded_at DESC, id DESC) AS rn
+    FROM member_version
+    WHERE person_id IN (SELECT person_id FROM member_version WHERE household_id IN (SELECT household_id FROM h))
+  ) y WHERE rn = 1 AND active
+)
+SELECT (SELECT count(*) FROM h), (SELECT count(*) FROM m WHERE household_id IN (SELECT household_id FROM h))
+"""
+
+
+def _registry_counts(conn: Connection, scope: str) -> tuple[int, int]:
+    """Active current households in ``scope`` and their active current members (the same definitions as
+    current_households / current_members, with the windows narrowed to the region's households and persons)."""
+    from sqlalchemy import text
+
+    like = scope.replace("%", "").replace("_", "") + "%"
+    hh, members = conn.execute(text(_COUNTS_SQL), {"p": like}).one()
+    return int(hh), int(members)
+
+
 def dashboard(conn: Connection, scope: str) -> dict:
-    hq = current_households().subquery()
-    mq = current_members().subquery()
-    hh = conn.execute(select(func.count()).select_from(hq).where(hq.c.region_code.startswith(scope),
-                                                                 hq.c.active.is_(True))).scalar_one()
-    members = conn.execute(select(func.count()).select_from(mq).join(hq, hq.c.household_id == mq.c.household_id)
-                           .where(hq.c.region_code.startswith(scope), mq.c.active.is_(True))).scalar_one()
+    hh, members = _cached(conn, ("registry_counts", scope), lambda: _registry_counts(conn, scope))
     open_a = (Alert.region_code.startswith(scope), Alert.status == "open")
     by_rule = [{"rule_id": r, "count": n} for r, n in conn.execute(
         select(Alert.rule_id, func.count()).where(*open_a).group_by(Alert.rule_id).order_by(func.count().desc()))]

@@ -1,0 +1,151 @@
+"""Security and reliability figures (issue 7 §2–5, §7): ``run(results, work)`` fills
+
+* ``security.access_leaks`` — the generated access matrix (every route × every role × a record inside and outside
+  the user's region; fangpin.reliability.access_matrix) on a 300-household synthetic county;
+* ``security.schemathesis_5xx`` — schemathesis (positive and negative generation) against /openapi.json as
+  anonymous, village, county and department users, ``RELIABILITY_ST_EXAMPLES`` (default 100) examples per
+  operation, mode and user (fangpin.reliability.fuzz_api);
+* ``security.importer_fuzz_failures`` — importer fuzzing (roster + every feed contract × 8 mutation kinds ×
+  ``RELIABILITY_FUZZ_SEEDS`` seeds, default 10): imports that crashed, wrote rows when refusing, or committed a
+  partial batch (fangpin.reliability.fuzz_files);
+* ``reliability.kill9_trials`` / ``reliability.kill9_inconsistent`` — SIGKILL at a random moment during feed
+  import, monitoring run and visit-list generation, ``RELIABILITY_KILL9_TRIALS`` (default 50) trials each
+  (fangpin.reliability.kill9);
+* ``load.p95_ms`` / ``load.errors`` / ``load.rps`` — Locust, 100 concurrent users of mixed roles for 5 minutes
+  against `fangpin serve` on PostgreSQL (server and generator pinned to different cores) with a synthetic county
+  of ``RELIABILITY_LOAD_HOUSEHOLDS`` households (default 376,000 ≈ 1M persons); ``load.persons`` records the size
+  actually used. Needs PostgreSQL: FANGPIN_LOAD_PG_URL, else a throw-away server via scripts/pg.sh on port
+  ``RELIABILITY_PG_PORT`` (default 55446).
+
+``RELIABILITY_SKIP`` (comma list of access,schemathesis,fuzz,kill9,load) leaves parts out.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOALS = {
+    "security.access_leaks": ("0", "access-matrix answers that let a role see what it must not (route × role × in/out of region)"),
+    "security.access_checks": ("—", "requests the access matrix sent"),
+    "security.schemathesis_5xx": ("0", "server errors found by schemathesis against /openapi.json (several roles)"),
+    "security.schemathesis_calls": ("—", "requests schemathesis sent"),
+    "security.importer_fuzz_failures": ("0", "fuzzed imports that crashed, half-wrote or wrote while refusing"),
+    "security.importer_fuzz_attempts": ("—", "fuzzed files imported (roster + every feed contract)"),
+    "reliability.kill9_trials": ("≥ 150", "SIGKILL trials: feed import, monitoring run, visit-list report (50 each)"),
+    "reliability.kill9_inconsistent": ("0", "trials leaving a partial batch, duplicate/lost rows, a half file, or a re-run that differs"),
+    "load.p95_ms": ("< 300", "p95 latency, 100 concurrent mixed-role users for 5 min, PostgreSQL, loopback, pinned cores"),
+    "load.errors": ("0", "failed requests in that run"),
+    "load.rps": ("—", "requests per second served in that run"),
+    "load.persons": ("—", "persons in the county the load test ran against"),
+}
+
+
+def _skip(name: str) -> bool:
+    return name in {s.strip() for s in os.environ.get("RELIABILITY_SKIP", "").split(",") if s.strip()}
+
+
+def run(results: dict, work: Path) -> None:
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    detail: dict = {}
+    if not (_skip("access") and _skip("schemathesis")):
+        _web(results, work, detail)
+    if not _skip("fuzz"):
+        _fuzz(results, work, detail)
+    if not _skip("kill9"):
+        from fangpin.reliability.kill9 import run_trials
+
+        k = run_trials(work / "kill9", int(os.environ.get("RELIABILITY_KILL9_TRIALS", "50")), log=print)
+        results["reliability.kill9_trials"] = k["total_trials"]
+        results["reliability.kill9_inconsistent"] = k["total_inconsistent"]
+        detail["kill9"] = k
+    if not _skip("load"):
+        _load(results, work, detail)
+    (work / "reliability_detail.json").write_text(json.dumps(detail, ensure_ascii=False, indent=1, default=str))
+    print(f"details: {work / 'reliability_detail.json'}")
+
+
+def _web(results: dict, work: Path, detail: dict) -> None:
+    from fangpin.reliability.access_matrix import PASSWORD, prepare, run_matrix, undeclared
+    from fangpin.reliability.county import build_small
+    from fangpin.reliability.fuzz_api import fuzz_api
+    from fangpin.web.app import create_app
+
+    build_small(work / "county.db")
+    if not _skip("access"):
+        fx = prepare(work / "county.db", work / "matrix.db")
+        app = create_app(fx.url, secret_key="bench")
+        out = run_matrix(app, fx)
+        missing = undeclared(app)
+        app.state.engine.dispose()
+        results["security.access_leaks"] = len(out.leaks)
+        results["security.access_checks"] = out.checks
+        detail["access"] = {**out.as_dict(), "undeclared_routes": missing}
+    if not _skip("schemathesis"):
+        fx = prepare(work / "county.db", work / "st.db")
+        app = create_app(fx.url, secret_key="bench")
+        n = int(os.environ.get("RELIABILITY_ST_EXAMPLES", "100"))
+        st = fuzz_api(app, [(u, PASSWORD) for u in ("m_village", "m_county", "m_department", "m_admin")],
+                      max_examples=n)
+        app.state.engine.dispose()
+        results["security.schemathesis_5xx"] = st.server_errors
+        results["security.schemathesis_calls"] = st.calls
+        detail["schemathesis"] = st.as_dict()
+
+
+def _fuzz(results: dict, work: Path, detail: dict) -> None:
+    from fangpin.db import make_engine
+    from fangpin.reliability.fuzz_files import FEEDS, MUTATIONS, FuzzFileOutcome, attempt, build_samples, mutate
+
+    s = build_samples(work / "fuzz")
+    db = work / "fuzz.db"
+    shutil.copy(s.template_db, db)
+    e = make_engine(f"sqlite:///{db}")
+    out = FuzzFileOutcome()
+    seeds = int(os.environ.get("RELIABILITY_FUZZ_SEEDS", "10"))
+    targets = [f"feed:{f}" for f in FEEDS] + [f"roster:{r}" for r in sorted(s.roster)]
+    for t in targets:
+        kind, name = t.split(":")
+        for m in MUTATIONS:
+            for seed in range(seeds):
+                src = s.roster[name] if kind == "roster" else random.Random(seed).choice(s.feeds[name])
+                blob, ext = mutate(m, src.read_bytes(), seed)
+                attempt(e, t, blob, ext, s, work / "fuzz_tmp", f"{t} {m} {seed}", out)
+    e.dispose()
+    results["security.importer_fuzz_failures"] = len(out.failures)
+    results["security.importer_fuzz_attempts"] = out.attempts
+    detail["importer_fuzz"] = out.as_dict()
+
+
+def _load(results: dict, work: Path, detail: dict) -> None:
+    from fangpin.reliability import load as L
+
+    households = int(os.environ.get("RELIABILITY_LOAD_HOUSEHOLDS", "376000"))
+    url = os.environ.get("FANGPIN_LOAD_PG_URL")
+    pg_dir = work / "pg"
+    started = False
+    if not url:
+        port = os.environ.get("RELIABILITY_PG_PORT", "55446")
+        url = subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), "start", str(pg_dir), port], check=True,
+                             capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        started = True
+    try:
+        info = L.build(url, households, work / "load_users.json")
+        r = L.run(url, work / "load_users.json", users=int(os.environ.get("RELIABILITY_LOAD_USERS", "100")),
+                  seconds=int(os.environ.get("RELIABILITY_LOAD_SECONDS", "300")),
+                  port=int(os.environ.get("RELIABILITY_WEB_PORT", "8046")), work=work / "load")
+    finally:
+        if started:
+            subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), "stop", str(pg_dir)], check=False)
+    results["load.p95_ms"] = r["p95_ms"]
+    results["load.errors"] = r["errors"]
+    results["load.rps"] = r["rps"]
+    results["load.persons"] = info.get("persons")
+    detail["load"] = {**r, "build": {k: v for k, v in info.items() if k != "users"}}

@@ -1,0 +1,382 @@
+"""Access matrix: every route of the web app × every role × an in-scope and an out-of-scope record.
+
+``ACCESS`` declares, for every ``"METHOD /path"`` the app serves, who may use it. :func:`undeclared` lists the
+routes the app serves that the table does not declare (the test fails on any, so a new route cannot ship
+without a decision); :func:`run_matrix` sends every request and compares the answer with the declaration.
+
+Declaring a route is one line::
+
+    "GET /api/feeds/{feed}/health": records(),              # record-level roles, 403 for aggregate-only roles
+    "POST /api/feeds/{feed}/upload": write(roles=DEPT),    # only these roles; CSRF token required
+
+Kinds (expected answers):
+
+* ``public()`` — anyone, logged in or not. With ``csrf=True`` (HTML forms) a post without the token → 403.
+* ``user()`` — any logged-in role; anonymous → 401 (API) or 303 to /login (page).
+* ``records()`` — roles that see individual records (``fangpin.auth.ROLES[...]["records"]``); aggregate-only roles
+  (department data officers, province viewers) → 403. A path parameter that names a record (``hh_no``,
+  ``alert_id``, ``case_id``) is tried with a record inside and one outside the user's region: outside → 404.
+* ``write(...)`` — like ``records()`` (or ``roles=``) and the session's CSRF token is required (X-CSRF-Token for
+  the API, ``csrf_token`` form field for pages): without it → 403 and nothing changes.
+
+A *leak* is an answer that gives access where the table says it must be refused (2xx/3xx instead of
+401/403/404, other than the redirect to /login), or any response body that shows a household outside the user's
+region (its 户编号 or a region code outside the user's prefix). ``security.access_leaks`` counts them.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Rule", "ACCESS", "public", "user", "records", "write", "iter_routes", "undeclared", "prepare",
+           "run_matrix", "RECORD_PARAMS"]
+
+PASSWORD = "matrix-password-1"
+RECORD_ROLES = frozenset({"village_cadre", "township_officer", "county_officer", "admin"})
+ALL_ROLES = frozenset(RECORD_ROLES | {"department_officer", "province_viewer"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # public | user | records
+    roles: frozenset = ALL_ROLES
+    csrf: bool = False  # a write: the session's CSRF token is required
+    json: Any = None
+    form: dict | None = None
+    ends_session: bool = False
+
+
+def public(*, csrf: bool = False, json: Any = None, form: dict | None = None) -> Rule:
+    return Rule("public", ALL_ROLES, csrf, json, form)
+
+
+def user(*, csrf: bool = False, json: Any = None, form: dict | None = None, ends_session: bool = False) -> Rule:
+    return Rule("user", ALL_ROLES, csrf, json, form, ends_session)
+
+
+def records(*, roles=RECORD_ROLES, json: Any = None, form: dict | None = None) -> Rule:
+    return Rule("records", frozenset(roles), False, json, form)
+
+
+def write(*, roles=RECORD_ROLES, json: Any = None, form: dict | None = None) -> Rule:
+    return Rule("records", frozenset(roles), True, json, form)
+
+
+SELF_APP = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000", "household_size": 3,
+            "reasons": ["因病"], "description": "家人住院", "expected_income": 8000, "consent": True,
+            "authorisation": True, "village_code": "{village}"}
+_ACT = {"action": "authorise", "expected_version": 1, "payload": {}}
+
+# Every route the app serves. Add new routes here (one line each); the test fails on an undeclared route.
+ACCESS: dict[str, Rule] = {
+    # documentation and static files
+    "GET /openapi.json": public(),
+    "GET /docs": public(),
+    "GET /docs/oauth2-redirect": public(),
+    "GET /redoc": public(),
+    # API: session
+    "POST /api/session": public(json={"username": "{username}", "password": "{password}"}),
+    "DELETE /api/session": user(csrf=True, ends_session=True),
+    "GET /api/me": user(),
+    "GET /api/dashboard": user(),
+    # API: records
+    "GET /api/households": records(),
+    "GET /api/households/{hh_no}": records(),
+    "GET /api/alerts": records(),
+    "POST /api/alerts/{alert_id}/case": write(json={}),
+    "GET /api/cases/{case_id}": records(),
+    "POST /api/cases/{case_id}/actions": write(json=_ACT),
+    "POST /api/self-applications": public(json=SELF_APP),
+    # pages
+    "GET /": public(),
+    "GET /login": public(),
+    "POST /login": public(csrf=True, form={"username": "{username}", "password": "{password}", "next": "/dashboard"}),
+    "POST /logout": user(csrf=True, form={}, ends_session=True),
+    "GET /dashboard": user(),
+    "GET /alerts": records(),
+    "POST /alerts/{alert_id}/case": write(form={"comment": "matrix"}),
+    "GET /households": records(),
+    "GET /households/{hh_no}": records(),
+    "GET /cases/{case_id}": records(),
+    "POST /cases/{case_id}/act": write(form={"action": "authorise", "expected_version": "1", "payload": ""}),
+    "GET /apply": public(),
+    "POST /apply": public(csrf=True, form={k: str(v) for k, v in SELF_APP.items() if k != "reasons"}),
+}
+
+# path parameter → kind of record it names (a record inside / outside the user's region is tried)
+RECORD_PARAMS = {"hh_no": "household", "alert_id": "alert", "case_id": "case"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def iter_routes(app) -> list[tuple[str, str]]:
+    """(METHOD, path) of every endpoint the app serves (HEAD is the GET handler; mounts are files)."""
+    out: list[tuple[str, str]] = []
+
+    def walk(routes):
+        for r in routes:
+            if hasattr(r, "effective_candidates"):  # FastAPI ≥ 0.16x lazily included router
+                walk(r.effective_candidates())
+                continue
+            path, methods = getattr(r, "path", None), getattr(r, "methods", None)
+            if path is None or methods is None:  # Mount (/static) and the like
+                continue
+            for m in sorted(methods):
+                if m != "HEAD":
+                    out.append((m, path))
+
+    walk(app.routes)
+    return sorted(set(out))
+
+
+def undeclared(app, table: dict[str, Rule] | None = None) -> list[str]:
+    table = ACCESS if table is None else table
+    return [f"{m} {p}" for m, p in iter_routes(app) if f"{m} {p}" not in table]
+
+
+@dataclass
+class Subject:
+    username: str | None  # None = anonymous
+    role: str | None
+    region_code: str | None
+
+    @property
+    def scope(self) -> str:
+        return "" if self.region_code in (None, "00") else self.region_code
+
+    def covers(self, region: str) -> bool:
+        return self.region_code is not None and region.startswith(self.scope)
+
+
+@dataclass
+class Fixture:
+    url: str
+    village: str
+    subjects: list[Subject]
+    records: dict[str, list[tuple[str, str]]]  # kind → [(value, region_code)] (one inside, one outside)
+    households: dict[str, str] = field(default_factory=dict)  # hh_no → region_code (all of them)
+
+
+def prepare(src_db: Path, dst_db: Path) -> Fixture:
+    """Copy a synthetic county (SQLite, monitored) and add matrix users and cases to the copy."""
+    from sqlalchemy import select
+
+    from fangpin.alerts.cases_link import open_case_from_alert
+    from fangpin.alerts.models import Alert
+    from fangpin.auth import create_user
+    from fangpin.cases import Actor
+    from fangpin.db import make_engine, upgrade
+    from fangpin.registry.service import current_households
+
+    shutil.copyfile(src_db, dst_db)
+    url = f"sqlite:///{dst_db}"
+    e = make_engine(url)
+    upgrade(e)
+    with e.begin() as c:
+        hq = current_households().subquery()
+        hh = {r.hh_no: r.region_code for r in c.execute(select(hq.c.hh_no, hq.c.region_code))}
+        alerts = c.execute(select(Alert.id, Alert.region_code).where(Alert.status == "open")
+                           .order_by(Alert.id)).all()
+        by_village: dict[str, int] = {}
+        for _, code in alerts:
+            by_village[code] = by_village.get(code, 0) + 1
+        v = max(by_village, key=by_village.get)  # village with the most open alerts
+        # the "outside" record: another township if the county has one, else another village
+        others = [a for a in alerts if not a.region_code.startswith(v[:9])] or \
+            [a for a in alerts if a.region_code != v]
+        w = others[0].region_code
+        county = v[:6]
+        plan = [("m_village", "village_cadre", v), ("m_village_other", "village_cadre", w),
+                ("m_township", "township_officer", v[:9]), ("m_township_other", "township_officer", w[:9]),
+                ("m_county", "county_officer", county), ("m_county_other", "county_officer", county[:2] + ("9999" if county[2:] != "9999" else "9998")),
+                ("m_department", "department_officer", county), ("m_province", "province_viewer", v[:2]),
+                ("m_admin", "admin", "00")]
+        for username, role, region in plan:
+            create_user(c, username, PASSWORD, role, region)
+        actor = Actor("matrix", "matrix", "county_officer", county)
+        in_alerts = [a for a in alerts if a.region_code == v]
+        out_alerts = [a for a in others if a.region_code == w]
+        case_in = open_case_from_alert(c, in_alerts[0].id, actor, comment="matrix")
+        case_out = open_case_from_alert(c, out_alerts[0].id, actor, comment="matrix")
+        still = {a.id for a in c.execute(select(Alert.id).where(Alert.status == "open"))}
+        a_in = next(a for a in in_alerts if a.id in still)
+        a_out = next(a for a in out_alerts if a.id in still) if any(a.id in still for a in out_alerts) else \
+            next(a for a in others if a.id in still)
+        hh_in = next(h for h, r in sorted(hh.items()) if r == v)
+        hh_out = next(h for h, r in sorted(hh.items()) if r == w)
+    e.dispose()
+    subjects = [Subject(None, None, None)] + [Subject(u, role, reg) for u, role, reg in plan]
+    return Fixture(url, v, subjects, {
+        "household": [(hh_in, v), (hh_out, w)],
+        "alert": [(str(a_in.id), a_in.region_code), (str(a_out.id), a_out.region_code)],
+        "case": [(str(case_in.id), v), (str(case_out.id), w)],
+    }, hh)
+
+
+@dataclass
+class Outcome:
+    checks: int = 0
+    leaks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # wrong answers that are not leaks (e.g. 500, 403 for 200)
+
+    def as_dict(self) -> dict:
+        return {"checks": self.checks, "leaks": len(self.leaks), "failures": len(self.failures),
+                "leak_examples": self.leaks[:20], "failure_examples": self.failures[:20]}
+
+
+_REGION_KEYS = ("region_code", "village_code")
+
+
+def _json_regions(x: Any, out: list[str]) -> None:
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k in _REGION_KEYS and isinstance(v, str) and v.isdigit() and len(v) == 12:
+                out.append(v)
+            else:
+                _json_regions(v, out)
+    elif isinstance(x, list):
+        for v in x:
+            _json_regions(v, out)
+
+
+def _fill(x: Any, subs: dict[str, str]) -> Any:
+    if isinstance(x, str):
+        for k, v in subs.items():
+            x = x.replace("{" + k + "}", v)
+        return x
+    if isinstance(x, dict):
+        return {k: _fill(v, subs) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_fill(v, subs) for v in x]
+    return x
+
+
+def run_matrix(app, fx: Fixture, table: dict[str, Rule] | None = None) -> Outcome:
+    """Send every declared route × subject × record and judge each answer."""
+    from fastapi.testclient import TestClient
+
+    table = ACCESS if table is None else table
+    out = Outcome()
+    served = set(iter_routes(app))
+    hh_pattern = re.compile("|".join(re.escape(h) for h in sorted(fx.households, key=len, reverse=True)))
+    for subj in fx.subjects:
+        client = TestClient(app)
+        client.__enter__()
+        csrf = {"token": None}
+
+        def login():
+            client.cookies.clear()
+            if subj.username is None:
+                r = client.get("/login")
+                csrf["token"] = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
+                return
+            r = client.post("/api/session", json={"username": subj.username, "password": PASSWORD})
+            assert r.status_code == 200, (subj.username, r.status_code, r.text)
+            csrf["token"] = r.json()["csrf_token"]
+
+        login()
+        for key, rule in table.items():
+            method, path = key.split(" ", 1)
+            if (method, path) not in served:
+                continue  # declared for a route another branch adds; nothing to test here
+            params = re.findall(r"{(\w+)}", path)
+            unknown = [p for p in params if p not in RECORD_PARAMS]
+            if unknown:
+                out.failures.append(f"{key}: no record kind declared for path parameter(s) {unknown} "
+                                    f"(add them to RECORD_PARAMS)")
+                continue
+            variants: list[tuple[str, bool]] = []  # (concrete path, inside the subject's region)
+            if params:
+                kind = RECORD_PARAMS[params[0]]
+                for value, region in fx.records[kind]:
+                    variants.append((path.replace("{" + params[0] + "}", value), subj.covers(region)))
+            else:
+                variants.append((path, True))
+            for concrete, inside in variants:
+                for with_token in ((False, True) if rule.csrf else (True,)):
+                    _one(client, out, key, rule, subj, concrete, inside, with_token, csrf, fx, hh_pattern)
+                    if rule.ends_session or key in ("POST /api/session", "POST /login"):
+                        login()
+        client.__exit__(None, None, None)
+    return out
+
+
+def _one(client, out: Outcome, key: str, rule: Rule, subj: Subject, path: str, inside: bool, with_token: bool,
+         csrf: dict, fx: Fixture, hh_pattern) -> None:
+    method = key.split(" ", 1)[0]
+    api = path.startswith("/api/")
+    subs = {"village": fx.village, "username": subj.username or "nobody-here",
+            "password": PASSWORD if subj.username else "wrong-password"}
+    kw: dict[str, Any] = {"follow_redirects": False}
+    headers = {}
+    if rule.form is not None or (not api and method != "GET"):
+        form = _fill(dict(rule.form or {}), subs)
+        if with_token:
+            form["csrf_token"] = csrf["token"]
+        kw["data"] = form
+    elif rule.json is not None or method != "GET":
+        kw["json"] = _fill(rule.json if rule.json is not None else {}, subs)
+        if with_token and csrf["token"]:
+            headers["x-csrf-token"] = csrf["token"]
+    elif with_token and csrf["token"]:
+        headers["x-csrf-token"] = csrf["token"]
+    r = client.request(method, path, headers=headers, **kw)
+    out.checks += 1
+    label = f"{key} as {subj.role or 'anonymous'}({subj.region_code or '-'}) {path} " \
+            f"{'inside' if inside else 'outside'}{'' if with_token else ' without CSRF'} → {r.status_code}"
+    s = r.status_code
+    to_login = s in (302, 303, 307) and r.headers.get("location", "").startswith("/login")
+    if s >= 500:
+        out.failures.append(label + " (server error)")
+        return
+    # what must be refused
+    deny = None
+    if rule.kind != "public" and subj.username is None:
+        deny = "anonymous"
+    elif rule.kind == "records" and subj.role not in rule.roles:
+        deny = "role"
+    elif rule.csrf and not with_token:
+        deny = "csrf"
+    elif rule.kind == "records" and not inside:
+        deny = "scope"
+    if deny is not None:
+        # the expected answer; another refusal (e.g. 404 for a record outside the region when the token is also
+        # missing) is still a refusal, not a leak
+        expected = {"anonymous": (s == 401) if api else to_login, "role": s == 403, "csrf": s == 403,
+                    "scope": s == 404}[deny]
+        refused = s in (401, 403, 404, 429) or to_login
+        if key == "POST /logout" and deny == "csrf" and subj.username:
+            refused = expected = client.get("/api/me").status_code == 200  # still logged in
+        if not refused:
+            out.leaks.append(label + f" (expected denial: {deny})")
+        elif not expected and not (deny == "csrf" and not inside and s == 404):
+            out.failures.append(label + f" (refused, but expected the {deny} refusal)")
+        return
+    if rule.kind == "public":
+        return  # anything but a server error (a wrong password's 401 included)
+    if s in (401, 403) or (rule.kind == "records" and s == 404) or (to_login and not rule.ends_session):
+        out.failures.append(label + " (expected access)")
+        return
+    # allowed: the body must not show anything outside the subject's region
+    if subj.username is None or subj.region_code == "00":
+        return
+    text = r.text
+    if r.headers.get("content-type", "").startswith("application/json"):
+        regions: list[str] = []
+        try:
+            _json_regions(json.loads(text), regions)
+        except ValueError:
+            pass
+        bad = [g for g in regions if not subj.covers(g)]
+        if bad:
+            out.leaks.append(label + f" (shows region {bad[0]} outside {subj.scope})")
+            return
+    for m in hh_pattern.finditer(text):
+        if not subj.covers(fx.households[m.group(0)]):
+            out.leaks.append(label + f" (shows household {m.group(0)} outside {subj.scope})")
+            return
