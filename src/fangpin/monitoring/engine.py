@@ -189,6 +189,8 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
     import duckdb
 
     con = duckdb.connect()
+    # the result is re-sorted by _normalise, so DuckDB need not keep insertion order (less memory, more parallel)
+    con.execute("SET preserve_insertion_order = false")
     if threads:
         con.execute(f"SET threads={int(threads)}")
     for t in FEATURE_TABLES:

@@ -49,7 +49,7 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
         sel = np.zeros(n, bool)
         k = int(np.ceil(explain_top * n))
         if k:
-            sel[np.argpartition(-prob, k - 1)[:k] if k < n else slice(None)] = True
+            sel[np.argsort(-prob, kind="stable")[:k]] = True  # deterministic among equal (calibrated) values
         if explain_flagged:
             for c in panel.column_names:
                 if c.startswith("r_"):
