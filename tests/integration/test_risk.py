@@ -74,6 +74,41 @@ def test_contributions_sum_to_the_logit_and_top_type_is_official(trained):
     g, groups = model.risk_type_contributions(X)
     assert np.allclose(g.sum(axis=1) + c[:, -1], model.logit(X), atol=1e-6)
     assert set(model.top_risk_type(X, ["其他"] * len(X))) <= OFFICIAL
+    # path attribution (the visit list's cheap method) is exactly additive too
+    p = model.path_contributions(X)
+    assert np.allclose(p.sum(axis=1), model.logit(X), atol=1e-6)
+    gp, _ = model.risk_type_contributions(X, "path")
+    assert np.allclose(gp.sum(axis=1) + p[:, -1], model.logit(X), atol=1e-6)
+    assert set(model.top_risk_type(X, ["其他"] * len(X), method="path")) <= OFFICIAL
+
+
+def test_a_fired_trigger_decides_among_the_explained_types_policy_6(trained):
+    """POLICY.md §6: a department trigger (here DEPT-JOB) is evidence — the explained type is one of the fired."""
+    model, panel, _, truth = trained
+    X, *_ = labelled(panel, truth, model.features)
+    X = X[:200].copy()
+    X[:, model.features.index("r_dept_job")] = 1.0
+    for f in M.TRIGGERS:
+        if f != "r_dept_job" and f in model.features:
+            X[:, model.features.index(f)] = 0.0
+    assert set(model.top_risk_type(X, ["其他"] * len(X), method="path")) == {"因务工就业不稳"}
+
+
+def test_visit_list_explains_the_top_share_and_every_flagged_household(county, trained):
+    snap, _ = county
+    model, *_ = trained
+    panel = F.panel(snap, [date(2024, 6, 30)])
+    scores = score_panel(panel, model, explain_top=0.02)
+    explained = np.isfinite(scores["contrib_收入"].to_numpy(zero_copy_only=False))
+    flagged = np.zeros(panel.num_rows, bool)
+    for c in panel.column_names:
+        if c.startswith("r_"):
+            flagged |= np.asarray(pc.fill_null(panel[c], False).to_numpy(zero_copy_only=False), bool)
+    prob = scores["probability"].to_numpy()
+    kth = np.sort(prob)[::-1][int(np.ceil(0.02 * len(prob))) - 1]
+    assert explained[flagged].all() and explained[prob > kth].all()
+    assert explained.sum() < len(prob)  # the rest keep the profile type, no contributions
+    assert set(scores["top_risk_type"].to_pylist()) <= OFFICIAL
 
 
 def test_artefact_round_trip_with_fingerprint(trained, tmp_path):

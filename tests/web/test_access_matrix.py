@@ -18,10 +18,11 @@ def matrix_fixture(county, tmp_path_factory):
 
 
 @pytest.fixture
-def matrix_app(matrix_fixture):
+def matrix_app(matrix_fixture, tmp_path):
     from fangpin.web.app import create_app
 
     a = create_app(matrix_fixture.url, secret_key="matrix-secret")
+    a.state.job_spool = tmp_path / "jobs"  # uploads the matrix sends are spooled here, not in the user's home
     yield a
     a.state.engine.dispose()
 

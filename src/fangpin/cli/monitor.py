@@ -40,7 +40,8 @@ def monitor(
             report, result = run_monitor(e, d, engine=engine, snapshot_dir=snap_dir, households=households,
                                          progress=prog)
         if scores_out is not None:
-            report["scores"] = cli_scores(snap_dir, result, d, scores_out, model_path=model)
+            report["scores"] = cli_scores(snap_dir, result, d, scores_out, model_path=model,
+                                           full=households is None)
             from fangpin.cli.security_cmd import audit_export
 
             audit_export(e, "export.scores", scores_out, {"as_of": d, "households": report["scores"]["households"]})
@@ -81,7 +82,8 @@ def train_risk(
     console.print(f"model saved to {out} (trained on {len(split.train)} months, validated on {split.validation})")
 
 
-def cli_scores(snapshot_dir: Path, result, as_of, path: Path, model_path: Optional[Path] = None) -> dict:
+def cli_scores(snapshot_dir: Path, result, as_of, path: Path, model_path: Optional[Path] = None,
+               full: bool = True) -> dict:
     """Write the ranked visit list for `fangpin monitor --scores-out` from the run's own snapshot."""
     from fangpin.monitoring import snapshot as S
     from fangpin.risk import load, score, write_scores_csv
@@ -91,7 +93,9 @@ def cli_scores(snapshot_dir: Path, result, as_of, path: Path, model_path: Option
         console.print(f"没有风险模型：请先运行 `fangpin train-risk` / no risk model at {model_dir}: run `fangpin train-risk`")
         raise typer.Exit(code=2)
     model = load(Path(model_dir))
-    scores = score(S.open_snapshot(snapshot_dir), as_of, model)
+    # a full run's own features (no second engine pass); an incremental run only has the affected households,
+    # so the visit list is then computed over the whole snapshot
+    scores = score(S.open_snapshot(snapshot_dir), as_of, model, panel=result.features if full else None)
     write_scores_csv(path, scores, result.alerts)
     return {"file": str(path), "households": scores.num_rows, "model": str(model_dir)}
 

@@ -189,6 +189,8 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
     import duckdb
 
     con = duckdb.connect()
+    # the result is re-sorted by _normalise, so DuckDB need not keep insertion order (less memory, more parallel)
+    con.execute("SET preserve_insertion_order = false")
     if threads:
         con.execute(f"SET threads={int(threads)}")
     for t in FEATURE_TABLES:
@@ -275,7 +277,7 @@ def _normalise(t: pa.Table) -> pa.Table:
 # ---------------------------------------------------------------------------------------------------------------
 # alerts
 
-@dataclass
+@dataclass(slots=True)
 class Alert:
     as_of: date
     household_id: int
@@ -325,14 +327,17 @@ def alerts_from_flags(features: pa.Table, rules: RuleSet, snapshot_fp: str) -> l
             cols.append(r.risk_type_column)
         seen = set()
         cols = [c for c in cols if not (c in seen or seen.add(c))]
-        for row in hit.select(cols).to_pylist():
-            types = [row[r.risk_type_column]] if r.risk_type_column else list(r.risk_types)
+        # column-wise conversion (one to_pylist per column, not per row): 10× fewer Python objects to build
+        v = {c: hit[c].to_pylist() for c in cols}
+        fixed = list(r.risk_types)
+        for i in range(hit.num_rows):
             out.append(Alert(
-                as_of=row["as_of"], household_id=row["household_id"], hh_no=row["hh_no"],
-                region_code=row["region_code"], rule_id=r.id, risk_types=types,
-                evidence={c: _json_value(row[c]) for c in r.compares},
-                sources={c: row[c] for c in r.sources if row[c] is not None},
-                param_version=row["param_version"] or "", rules_version=rules.version, snapshot=snapshot_fp,
+                as_of=v["as_of"][i], household_id=v["household_id"][i], hh_no=v["hh_no"][i],
+                region_code=v["region_code"][i], rule_id=r.id,
+                risk_types=[v[r.risk_type_column][i]] if r.risk_type_column else list(fixed),
+                evidence={c: _json_value(v[c][i]) for c in r.compares},
+                sources={c: v[c][i] for c in r.sources if v[c][i] is not None},
+                param_version=v["param_version"][i] or "", rules_version=rules.version, snapshot=snapshot_fp,
             ))
     return out
 

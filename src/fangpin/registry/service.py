@@ -95,7 +95,7 @@ def household_as_of(conn: Connection, hh_no: str, on: date | None = None,
     sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on, known_at,
                   where=mv.c.person_id.in_(ever)).subquery()
     p = Person.__table__
-    mq = select(p.c.id_number, sub).join(p, p.c.id == sub.c.person_id).subquery()
+    mq = select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id).subquery()
     members = [dict(m) for m in conn.execute(
         select(mq).where(and_(mq.c.household_id == hid, mq.c.active.is_(True))).order_by(mq.c.person_id)).mappings()]
     gs = GuaranteeStatus.__table__

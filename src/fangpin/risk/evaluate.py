@@ -126,15 +126,28 @@ def evaluate(snapshot: Snapshot, truth_dir: Path | Truth, *, model: RiskModel | 
     # top-1 explained cause vs the simulated cause at the event month (positives in the top-5 % list, and all)
     r = truth.rows(hh)
     fallback = panel["profile_risk_type"].to_pylist()
+    # the explained type is computed as the visit list computes it (score.EXPLAIN_METHOD); exact TreeSHAP as a
+    # second figure. "observable": the cause's shock had started by as_of (or the cause is structural) — a shock
+    # still in the future at as_of cannot be named from data known then (docs/RISK.md).
+    from fangpin.risk.score import EXPLAIN_METHOD
+
+    t_idx = np.array([truth.month_index(d) for d in as_of])
     for tag, sel in (("top5", top5_c & pos), ("all", pos)):
         i = np.flatnonzero(sel)
         if len(i) == 0:
             continue
-        top = model.top_risk_type(X[i], [fallback[j] for j in i])
         sim = truth.cause[r[i], ev[i]]
-        key = "warning.top1_cause" if tag == "top5" else "warning.top1_cause_all_events"
-        out[key] = float(np.mean(np.array(top, dtype=object) == sim))
+        obs = np.array([truth.cause_observable(int(hh[j]), int(t_idx[j]), int(ev[j])) for j in i], bool)
+        for meth in (EXPLAIN_METHOD, "shap" if EXPLAIN_METHOD != "shap" else "path"):
+            top = np.array(model.top_risk_type(X[i], [fallback[j] for j in i], method=meth), dtype=object)
+            key = "warning.top1_cause" if tag == "top5" else "warning.top1_cause_all_events"
+            if meth != EXPLAIN_METHOD:
+                key += f"_{meth}"
+            out[key] = float(np.mean(top == sim))
+            if obs.any():
+                out[key.replace("top1_cause", "top1_cause_observable")] = float(np.mean((top == sim)[obs]))
         if tag == "top5":
+            out["warning.top1_cause_observable_share"] = float(obs.mean())
             vals, cnt = np.unique(sim, return_counts=True)
             out["warning.event_causes_top5"] = {str(a): int(b) for a, b in zip(vals, cnt)}
 

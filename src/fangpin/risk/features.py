@@ -25,9 +25,10 @@ INCOME_GROUP = "收入"  # not a risk type: income level and trend (what every r
 RISK_GROUPS: dict[str, str] = {
     # 因病 — serious/chronic illness, out-of-pocket spending (POLICY.md §3 sudden-hardship test, §6 医保)
     "n_serious_ill": "因病", "n_chronic": "因病", "oop_share": "因病", "claims_12m": "因病", "ref_gap": "因病",
-    "dept_med_oop_12m": "因病", "r_spend_rigid": "因病", "r_dept_med": "因病",
+    "dept_med_oop_12m": "因病", "r_spend_rigid": "因病", "r_dept_med": "因病", "new_serious_ill_6m": "因病",
     # 因残 — disability (POLICY.md §6 残联)
     "n_disabled": "因残", "n_severe_disabled": "因残", "dept_disability_6m": "因残", "r_dept_disability": "因残",
+    "new_disabled_6m": "因残",
     # 缺劳动力 — labour capacity, age, deaths (POLICY.md §6 公安, §7)
     "n_labour": "缺劳动力", "n_weak_labour": "缺劳动力", "n_skilled": "缺劳动力", "n_elderly": "缺劳动力",
     "head_age": "缺劳动力", "dept_death_6m": "缺劳动力", "member_exits_6m": "缺劳动力", "labour_share": "缺劳动力",
@@ -35,7 +36,7 @@ RISK_GROUPS: dict[str, str] = {
     # 因务工就业不稳 — migrant work, job loss (POLICY.md §6 人社)
     "n_migrant": "因务工就业不稳", "dept_job_loss_6m": "因务工就业不稳", "r_dept_job": "因务工就业不稳",
     # 因学 — schooling costs
-    "n_students_post": "因学", "edu_12m": "因学", "r_school_cost": "因学",
+    "n_students_post": "因学", "edu_12m": "因学", "r_school_cost": "因学", "students_term_ahead": "因学",
     # 因自然灾害 — disaster feed (POLICY.md §6 应急管理)
     "dept_disaster_6m": "因自然灾害", "dept_disaster_loss_6m": "因自然灾害", "r_dept_disaster": "因自然灾害",
     # guarantees (POLICY.md §7 names)
@@ -74,6 +75,11 @@ def _f(t: pa.Table, name: str) -> np.ndarray:
     return np.asarray(col.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
 
 
+def _eq(col, value: str) -> np.ndarray:
+    """1.0 where a string column equals ``value`` (vectorised in Arrow; null → 0)."""
+    return np.asarray(pc.fill_null(pc.equal(col, value), False).to_numpy(zero_copy_only=False), dtype=float)
+
+
 def matrix(t: pa.Table, feature_names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
     """The model matrix (float, NaN = missing) from an engine panel; column order = ``feature_names``."""
     line = _f(t, "monitoring_line")
@@ -82,16 +88,15 @@ def matrix(t: pa.Table, feature_names: list[str] | None = None) -> tuple[np.ndar
     for n in ("size", "n_labour", "n_skilled", "n_weak_labour", "n_serious_ill", "n_chronic", "n_disabled",
               "n_severe_disabled", "n_migrant", "n_students_post", "n_compulsory_age", "n_elderly", "n_children",
               "n_not_insured", "income_months", "income_drop_ratio", "income_trend_3m", "months_since_income",
-              "head_age", "member_changes_6m", "member_exits_6m", "dept_med_oop_12m", "dept_job_loss_6m",
+              "head_age", "member_changes_6m", "member_exits_6m", "new_serious_ill_6m", "new_disabled_6m",
+              "dept_med_oop_12m", "dept_job_loss_6m",
               "dept_disaster_6m", "dept_disaster_loss_6m", "dept_house_cd_6m", "dept_dropout_6m",
               "dept_disability_6m", "dept_death_6m", "dept_water_6m", "claims_12m", "edu_12m",
               "housing_unsafe", "dropout", "water_unsafe", "uninsured_member", "relocated"):
         cols[n] = _f(t, n)
-    hh_type = t["hh_type"].to_pylist()
     # 户类型 脱贫户 (POLICY.md §2): formerly-poor households are the ones with a monthly income record
-    cols["formerly_poor"] = np.array([v == "脱贫户" for v in hh_type], dtype=float)
-    src = t["income_source"].to_pylist()
-    cols["income_source_code"] = np.array([{"none": 0, "yearly": 1, "monthly": 2}.get(v, 0) for v in src], float)
+    cols["formerly_poor"] = _eq(t["hh_type"], "脱贫户")
+    cols["income_source_code"] = _eq(t["income_source"], "yearly") + 2.0 * _eq(t["income_source"], "monthly")
     # income relative to the line in force (POLICY.md §3) so that a new line does not shift the feature scale
     cols["pc_gap"] = _f(t, "pc_net_12m") / line
     cols["pc_prev_gap"] = _f(t, "pc_net_prev_12m") / line
@@ -100,6 +105,11 @@ def matrix(t: pa.Table, feature_names: list[str] | None = None) -> tuple[np.ndar
         net = _f(t, "net_12m")
         cols["oop_share"] = np.where(np.abs(net) > 0, _f(t, "oop_12m") / np.abs(net), np.nan)
     cols["labour_share"] = cols["n_labour"] / size
+    # post-compulsory students × "the school year starts (September fees) within the next 6 months" — calendar
+    # knowledge at as_of, not later data (因学, POLICY.md §7)
+    month = np.asarray(pc.month(t["as_of"]).to_numpy(zero_copy_only=False), dtype=float)
+    term_ahead = ((9 - month) % 12 >= 1) & ((9 - month) % 12 <= 6)
+    cols["students_term_ahead"] = cols["n_students_post"] * term_ahead
     for c in t.column_names:
         if c.startswith("r_"):
             cols[c] = _f(t, c)

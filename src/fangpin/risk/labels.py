@@ -24,6 +24,20 @@ class Truth:
     exists: np.ndarray  # (n_hh, M) bool
     at_risk: np.ndarray
     cause: np.ndarray  # (n_hh, M) object (official risk type)
+    cause_kind: np.ndarray | None = None  # (n_hh, M) object: the shock kind behind ``cause`` ("structural" if none)
+    shocks: dict | None = None  # household_id → list of (month index, shock kind), from shocks.parquet
+
+    def cause_observable(self, hh: int, as_of_index: int, event_index: int) -> bool:
+        """True when the shock behind the cause at ``event_index`` had started by ``as_of_index`` (so data known
+        at as_of can show it), or the cause is structural (the household's make-up). A cause that is a shock
+        still in the future at as_of cannot be explained from data known then."""
+        r = self.rows(np.array([hh]))[0]
+        if r < 0 or self.cause_kind is None:
+            return False
+        kind = self.cause_kind[r, event_index]
+        if kind == "structural":
+            return True
+        return any(k == kind and event_index - 12 < m <= as_of_index for m, k in (self.shocks or {}).get(hh, ()))
 
     def month_index(self, d: date) -> int:
         return (d.year - self.months[0].year) * 12 + d.month - self.months[0].month
@@ -51,8 +65,7 @@ class Truth:
 
 
 def load_truth(truth_dir: Path) -> Truth:
-    t = pq.read_table(Path(truth_dir) / "household_month.parquet",
-                      columns=["household_id", "month", "exists", "at_risk", "cause"])
+    t = pq.read_table(Path(truth_dir) / "household_month.parquet")
     hh = np.asarray(t["household_id"])
     months_all = np.asarray(t["month"].to_numpy()).astype("datetime64[M]")
     ids = np.unique(hh)
@@ -68,7 +81,18 @@ def load_truth(truth_dir: Path) -> Truth:
     at_risk[r, c] = np.asarray(t["at_risk"])
     cause[r, c] = np.asarray(t["cause"].to_pylist(), dtype=object)
     months = [(m0 + k).astype("datetime64[D]").astype(object) for k in range(M)]
-    return Truth(ids, months, exists, at_risk, cause)
+    kind = shocks = None
+    if "cause_kind" in t.column_names:
+        kind = np.full(shape, "", dtype=object)
+        kind[r, c] = np.asarray(t["cause_kind"].to_pylist(), dtype=object)
+    sp = Path(truth_dir) / "shocks.parquet"
+    if sp.exists():
+        st = pq.read_table(sp, columns=["household_id", "month", "kind"])
+        smi = (np.asarray(st["month"].to_numpy()).astype("datetime64[M]") - m0).astype(int)
+        shocks = {}
+        for h, m, k in zip(st["household_id"].to_pylist(), smi.tolist(), st["kind"].to_pylist()):
+            shocks.setdefault(h, []).append((m, k))
+    return Truth(ids, months, exists, at_risk, cause, kind, shocks)
 
 
 __all__ = ["Truth", "load_truth", "HORIZON"]

@@ -28,16 +28,27 @@ from fangpin.risk.features import INCOME_GROUP, RISK_GROUPS, RISK_TYPES
 MODEL_VERSION = 1
 # risk type → features whose positive value is evidence of it in the household (POLICY.md §7; §6 feeds)
 EVIDENCE: dict[str, tuple[str, ...]] = {
-    "因病": ("n_serious_ill", "n_chronic", "dept_med_oop_12m", "oop_share", "r_spend_rigid", "r_dept_med"),
-    "因残": ("n_disabled", "n_severe_disabled", "dept_disability_6m"),
+    "因病": ("n_serious_ill", "n_chronic", "dept_med_oop_12m", "oop_share", "r_spend_rigid", "r_dept_med",
+           "new_serious_ill_6m"),
+    "因残": ("n_disabled", "n_severe_disabled", "dept_disability_6m", "new_disabled_6m"),
     "缺劳动力": ("dept_death_6m", "member_exits_6m"),  # + no working-age labour (model.evidence)
     "因务工就业不稳": ("n_migrant", "dept_job_loss_6m"),
-    "因学": ("n_students_post", "edu_12m"),
+    "因学": ("n_students_post", "edu_12m", "students_term_ahead"),
     "因自然灾害": ("dept_disaster_6m",),
     "住房出现安全问题": ("housing_unsafe", "dept_house_cd_6m"),
     "义务教育阶段适龄儿童少年失学辍学": ("dropout", "dept_dropout_6m"),
     "饮水安全问题": ("water_unsafe", "dept_water_6m"),
     "家庭成员未参加基本医疗保险": ("n_not_insured", "uninsured_member"),
+}
+# rule flags whose firing is direct evidence of one risk type (rules.yaml risk_types; POLICY.md §6 department
+# triggers, §3 sudden-hardship test): when any fired, the explained type is chosen among the fired ones
+TRIGGERS: dict[str, str] = {
+    "r_dept_med": "因病", "r_spend_rigid": "因病", "r_dept_disability": "因残", "r_dept_death": "缺劳动力",
+    "r_dept_job": "因务工就业不稳", "r_school_cost": "因学", "r_dept_disaster": "因自然灾害",
+    "r_dept_housing": "住房出现安全问题", "r_dept_dropout": "义务教育阶段适龄儿童少年失学辍学",
+    "r_dept_water": "饮水安全问题",
+    # onsets the registry recorded in the last 6 months (member versions) count like a trigger
+    "new_serious_ill_6m": "因病", "new_disabled_6m": "因残",
 }
 LGB_PARAMS = {
     "objective": "binary", "learning_rate": 0.08, "num_leaves": 15, "min_data_in_leaf": 100,
@@ -89,19 +100,93 @@ class RiskModel:
         """(n, n_features + 1) SHAP values on the log-odds scale; the last column is the bias; rows sum to logit."""
         return np.asarray(self.booster.predict(X, pred_contrib=True), float)
 
-    def risk_type_contributions(self, X: np.ndarray) -> tuple[np.ndarray, list[str]]:
-        """(n, len(RISK_TYPES) + 1) contributions summed per official risk type (+ the shared income group)."""
-        c = self.contributions(X)[:, :-1]
+    def _group_matrix(self) -> tuple[np.ndarray, list[str]]:
+        """(n_features, n_groups) 0/1: feature j belongs to group g (official risk type or the income group)."""
         groups = [*RISK_TYPES, INCOME_GROUP]
-        out = np.zeros((c.shape[0], len(groups)))
+        G = np.zeros((len(self.features), len(groups)))
         for j, f in enumerate(self.features):
-            out[:, groups.index(RISK_GROUPS.get(f, INCOME_GROUP))] += c[:, j]
-        return out, groups
+            G[j, groups.index(RISK_GROUPS.get(f, INCOME_GROUP))] = 1.0
+        return G, groups
+
+    def path_contributions(self, X: np.ndarray, chunk: int = 50_000, project: np.ndarray | None = None
+                           ) -> np.ndarray:
+        """(n, n_features + 1) path attributions on the log-odds scale (Saabas / "tree interpreter"): in every
+        tree, the change of the node value along the row's root-to-leaf path is credited to the split feature;
+        the last column is the bias (sum of the root values). Rows sum to the logit exactly, like TreeSHAP, but a
+        row costs one leaf look-up per tree (``pred_leaf``) instead of TreeSHAP's O(leaves × depth²) per tree —
+        ~20× cheaper, which is what makes a 10M-person run explainable (docs/RISK.md). ``project``
+        (n_features, k): return (n, k + 1) attributions summed by it (e.g. per risk type) — cheaper still."""
+        table, offsets, bias = self._leaf_table()
+        if project is not None:
+            table = np.ascontiguousarray(table @ project)
+        n = len(X)
+        out = np.empty((n, table.shape[1] + 1))
+        out[:, -1] = bias
+        for a in range(0, n, chunk):
+            leaf = np.asarray(self.booster.predict(X[a:a + chunk], pred_leaf=True), dtype=np.int64)
+            idx = leaf + offsets[None, :leaf.shape[1]]
+            acc = np.zeros((len(idx), table.shape[1]))
+            for t in range(idx.shape[1]):
+                acc += table[idx[:, t]]
+            out[a:a + chunk, :-1] = acc
+        return out
+
+    def _leaf_table(self):
+        """Per leaf of every tree, the path attribution vector (n_features); tree offsets; total root value."""
+        cached = getattr(self, "_leaf_cache", None)
+        if cached is not None:
+            return cached
+        dump = self.booster.dump_model()
+        rows: list[np.ndarray] = []
+        offsets: list[int] = []
+        bias = 0.0
+        nf = len(self.features)
+        for tree in dump["tree_info"]:
+            root = tree["tree_structure"]
+            leaves: dict[int, np.ndarray] = {}
+            if "leaf_value" in root:  # a single-leaf tree
+                bias += float(root["leaf_value"])
+                leaves[0] = np.zeros(nf)
+            else:
+                bias += float(root["internal_value"])
+                stack = [(root, np.zeros(nf))]
+                while stack:
+                    node, acc = stack.pop()
+                    v = float(node["internal_value"])
+                    for side in ("left_child", "right_child"):
+                        child = node[side]
+                        cv = float(child["leaf_value"] if "leaf_value" in child else child["internal_value"])
+                        a2 = acc.copy()
+                        a2[node["split_feature"]] += cv - v
+                        if "leaf_value" in child:
+                            leaves[int(child["leaf_index"])] = a2
+                        else:
+                            stack.append((child, a2))
+            offsets.append(sum(len(r) for r in rows))
+            rows.append(np.array([leaves[i] for i in range(len(leaves))]))
+        table = np.concatenate(rows) if rows else np.zeros((0, nf))
+        self._leaf_cache = (table, np.asarray(offsets, dtype=np.int64), bias)
+        return self._leaf_cache
+
+    def risk_type_contributions(self, X: np.ndarray, method: str = "shap") -> tuple[np.ndarray, list[str]]:
+        """(n, len(RISK_TYPES) + 1) contributions summed per official risk type (+ the shared income group).
+        ``method``: "shap" (exact TreeSHAP, pred_contrib) or "path" (path attribution, path_contributions)."""
+        if method == "shap":
+            c = self.contributions(X)[:, :-1]
+        elif method == "path":
+            G, groups = self._group_matrix()
+            return self.path_contributions(X, project=G)[:, :-1], groups
+        else:
+            raise ValueError(f"unknown explanation method {method!r} (shap | path)")
+        G, groups = self._group_matrix()
+        return c @ G, groups
 
     def evidence(self, X: np.ndarray) -> np.ndarray:
         """(n, len(RISK_TYPES)) bool: the household shows the risk type in its own data. POLICY.md §7 consistency
         checks: 因务工就业不稳 needs working-age labour/migrant work, 因病 needs an ill member or medical spending;
-        likewise each type needs its own evidence (EVIDENCE)."""
+        likewise each type needs its own evidence (EVIDENCE). When a trigger rule fired (TRIGGERS: department
+        event, rigid spending), only the fired rules' types count — a reported event is stronger evidence than
+        the household's make-up."""
         col = {f: X[:, j] for j, f in enumerate(self.features)}
         z = np.zeros(len(X))
 
@@ -114,12 +199,20 @@ class RiskModel:
 
         ev = {t: pos(*fs) for t, fs in EVIDENCE.items()}
         ev["缺劳动力"] = ev["缺劳动力"] | (np.nan_to_num(col.get("n_labour", z + 1), nan=1.0) == 0)
-        return np.column_stack([ev.get(t, np.zeros(len(X), bool)) for t in RISK_TYPES])
+        evidence = np.column_stack([ev.get(t, np.zeros(len(X), bool)) for t in RISK_TYPES])
+        # a fired department trigger / rigid-spending rule outranks make-up evidence: only the fired types remain
+        fired = np.column_stack([pos(*[f for f, t in TRIGGERS.items() if t == rt]) for rt in RISK_TYPES])
+        any_fired = fired.any(axis=1)
+        return np.where(any_fired[:, None], fired, evidence)
 
-    def top_risk_type(self, X: np.ndarray, fallback: list[str] | None = None) -> list[str]:
+    def top_risk_type(self, X: np.ndarray, fallback: list[str] | None = None, *, method: str = "shap",
+                      grouped: np.ndarray | None = None) -> list[str]:
         """The official risk type the household shows (``evidence``) with the largest contribution; ``fallback``
-        (e.g. the engine's profile_risk_type) when it shows none."""
-        g, groups = self.risk_type_contributions(X)
+        (e.g. the engine's profile_risk_type) when it shows none. ``grouped`` = precomputed
+        risk_type_contributions(X) (so a caller that also shows them does not explain twice)."""
+        if grouped is None:
+            grouped, _ = self.risk_type_contributions(X, method)
+        g, groups = grouped, [*RISK_TYPES, INCOME_GROUP]
         g = np.where(self.evidence(X), g[:, :len(RISK_TYPES)], -np.inf)
         j = g.argmax(axis=1)
         best = g[np.arange(len(j)), j]

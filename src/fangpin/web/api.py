@@ -45,6 +45,15 @@ def records_user(user: User = Depends(api_user)) -> User:
     return user
 
 
+def viewer_user(user: User = Depends(api_user)) -> User:
+    """Users who may read aggregates (dashboards, reports, programme figures): everyone but department data
+    officers, who see upload and feed health only (issue 6)."""
+    if user.role == "department_officer":
+        raise HTTPException(403, detail={"code": "AUTH_ROLE", "message_zh": "部门数据专员只能上报数据和查看数据源健康",
+                                         "message_en": "Department data officers see upload and feed health only"})
+    return user
+
+
 def _csrf(request: Request) -> None:
     if not csrf_ok(request.state.session, request.headers.get("x-csrf-token")):
         raise HTTPException(403, detail={"code": "AUTH_CSRF", "message_zh": "缺少或错误的 CSRF 令牌",
@@ -120,11 +129,8 @@ def me(request: Request, user: User = Depends(api_user)) -> dict:
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, user: User = Depends(api_user)) -> dict:
+def dashboard(request: Request, user: User = Depends(viewer_user)) -> dict:
     """Aggregates for the user's region: households, persons, open alerts by rule and township, cases by state."""
-    if user.role == "department_officer":  # upload and feed health only (issue 6)
-        raise HTTPException(403, detail={"code": "AUTH_ROLE", "message_zh": "部门数据专员只能上报数据和查看数据源健康",
-                                         "message_en": "Department data officers see upload and feed health only"})
     with _engine(request).connect() as conn:
         return {"region_code": user.region_code, **Q.dashboard(conn, user.scope)}
 

@@ -33,12 +33,16 @@ def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse("/login?next=" + quote(request.url.path), status_code=303)
 
 
-def _need_user(request: Request, records: bool = False):
+def _need_user(request: Request, records: bool = False, viewer: bool = False):
+    """The logged-in user, or the answer: 303 to /login; 403 for aggregate-only roles when ``records``; 403 for
+    department data officers when ``viewer`` (aggregates, but not theirs: upload and feed health only)."""
     u = request.state.user
     if u is None:
         return None, _login_redirect(request)
     if records and not u.sees_records:
         return None, render(request, "message.html", 403, message=request.state.t("aggregates_only"))
+    if viewer and u.role == "department_officer":
+        return None, render(request, "message.html", 403, message=request.state.t("uploads_only"))
     return u, None
 
 

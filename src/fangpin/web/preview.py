@@ -1,6 +1,6 @@
 """GET /api/preview — "how many households match this rule now", per township, within the user's region
-(issue 8 §2; fangpin.monitoring.preview). Counts only (no household is named), so aggregate-only roles may use it.
-Anonymous → 401; a ``scope`` outside the user's region → 404."""
+(issue 8 §2; fangpin.monitoring.preview). Counts only (no household is named), so province viewers may use it; department data officers
+(upload and feed health only) → 403. Anonymous → 401; a ``scope`` outside the user's region → 404."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,13 +9,13 @@ from typing import Optional
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from fangpin.auth import User
-from fangpin.web.api import _not_found, api_user
+from fangpin.web.api import _not_found, viewer_user
 
 router = APIRouter(prefix="/api", tags=["preview"])
 
 
 @router.get("/preview")
-def rule_preview(request: Request, user: User = Depends(api_user),
+def rule_preview(request: Request, user: User = Depends(viewer_user),
                  rule: Optional[str] = Query(None, description="rule id of rules.yaml, e.g. INC-LINE"),
                  when: Optional[str] = Query(None, max_length=2000, description="or a condition over features"),
                  as_of: Optional[date] = Query(None),

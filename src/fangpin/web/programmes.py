@@ -1,7 +1,8 @@
 """Web adapter of the programmes (seed 004 §三(四)(五), §四(七), §八(二十四); docs/PROGRAMMES.md): pages under
 /programmes and REST under /api/programmes. Thin: reads are the programme services' region-scoped reads, every
 change is a programme service call (role and region checked there again). Out of region → 404; anonymous API →
-401; aggregate-only roles see summaries and scorecard figures, not the records; writes need the CSRF token."""
+401; province viewers see summaries and scorecard figures, not the records; department data officers
+(upload and feed health only) see none of it (403); writes need the CSRF token."""
 from __future__ import annotations
 
 from datetime import date
@@ -19,7 +20,7 @@ from fangpin.programmes.errors import ProgrammeError
 from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xlsx
 from fangpin.security import audit
 from fangpin.web import queries as Q
-from fangpin.web.api import _not_found as _api_404, api_user, records_user, writer
+from fangpin.web.api import _not_found as _api_404, records_user, viewer_user, writer
 from fangpin.web.pages import _form, _need_user, _not_found, render
 
 router = APIRouter()
@@ -47,7 +48,7 @@ def _card_region(u: User, region: str | None) -> str | None:
 
 @router.get("/programmes", response_class=HTMLResponse, include_in_schema=False)
 def overview_page(request: Request, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     with request.app.state.engine.connect() as conn:
@@ -254,7 +255,7 @@ def assets_page(request: Request, on: date | None = None, region: str | None = N
 
 @router.get("/programmes/sites", response_class=HTMLResponse, include_in_schema=False)
 def sites_page(request: Request, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     with request.app.state.engine.connect() as conn:
@@ -265,7 +266,7 @@ def sites_page(request: Request, on: date | None = None):
 
 @router.get("/programmes/scorecard", response_class=HTMLResponse, include_in_schema=False)
 def scorecard_page(request: Request, region: str | None = None, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     r = _card_region(u, region)
@@ -312,7 +313,7 @@ def indicator_page(region: str, indicator_id: str, request: Request, on: date | 
 
 @router.get("/programmes/scorecard.{fmt}", include_in_schema=False)
 def scorecard_export(fmt: str, request: Request, region: str | None = None, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     r = _card_region(u, region)
@@ -337,7 +338,7 @@ def scorecard_export(fmt: str, request: Request, region: str | None = None, on: 
 
 @router.get("/programmes/key-counties", response_class=HTMLResponse, include_in_schema=False)
 def key_counties_page(request: Request, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     with request.app.state.engine.connect() as conn:
@@ -349,7 +350,7 @@ def key_counties_page(request: Request, on: date | None = None):
 
 @router.get("/programmes/key-counties.xlsx", include_in_schema=False)
 def key_counties_export(request: Request, on: date | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     with request.app.state.engine.connect() as conn:
@@ -362,7 +363,7 @@ def key_counties_export(request: Request, on: date | None = None):
 
 @router.get("/programmes/pairs", response_class=HTMLResponse, include_in_schema=False)
 def pairs_page(request: Request, year: int | None = None):
-    u, resp = _need_user(request)
+    u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
     year = year or (date.today().year - 1)
@@ -469,19 +470,19 @@ def api_assets(request: Request, on: date | None = None, user: User = Depends(re
 
 @api.get("/assets/summary")
 def api_assets_summary(request: Request, level: str = Query("village", pattern="^(village|township|county)$"),
-                       on: date | None = None, user: User = Depends(api_user)):
+                       on: date | None = None, user: User = Depends(viewer_user)):
     with request.app.state.engine.connect() as conn:
         return assets.summary(conn, user.scope, data_date(conn, on), level=level)
 
 
 @api.get("/sites")
-def api_sites(request: Request, on: date | None = None, user: User = Depends(api_user)):
+def api_sites(request: Request, on: date | None = None, user: User = Depends(viewer_user)):
     with request.app.state.engine.connect() as conn:
         return _jsonable(relocation.dashboard(conn, user.scope, data_date(conn, on)))
 
 
 @api.get("/scorecards/{region}")
-def api_scorecard(region: str, request: Request, on: date | None = None, user: User = Depends(api_user)):
+def api_scorecard(region: str, request: Request, on: date | None = None, user: User = Depends(viewer_user)):
     r = _card_region(user, region)
     if r is None:
         raise _api_404("region")
@@ -505,14 +506,14 @@ def api_indicator_rows(region: str, indicator_id: str, request: Request, on: dat
 
 @api.get("/key-counties")
 def api_key_counties(request: Request, on: date | None = None, only_key: bool = False,
-                     user: User = Depends(api_user)):
+                     user: User = Depends(viewer_user)):
     """Indicator set of every county in the user's scope (key assisted counties flagged), seed 004 §六(十五)."""
     with request.app.state.engine.connect() as conn:
         return key_counties.compare(conn, user.scope, data_date(conn, on), only_key=only_key)
 
 
 @api.get("/pairs")
-def api_pairs(request: Request, year: int, user: User = Depends(api_user)):
+def api_pairs(request: Request, year: int, user: User = Depends(viewer_user)):
     """East–West and designated-assistance pairs visible to the user with their yearly evaluation (seed 004 §六(十六))."""
     with request.app.state.engine.connect() as conn:
         return [pairing.evaluate(conn, p["id"], year, user.scope) for p in pairing.pair_rows(conn, user.scope)]

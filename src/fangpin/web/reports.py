@@ -3,8 +3,8 @@
 
 * Every endpoint works on the logged-in user's region prefix (``user.scope``); a narrower ``region``/``parent``
   must lie inside it (else 404, like any out-of-region record).
-* Figures, analysis and the monthly report are aggregates: every role may read them for its own region
-  (province viewers and department officers included).
+* Figures, analysis and the monthly report are aggregates: every role but department data officers (upload and
+  feed health only → 403) may read them for its own region (province viewers included).
 * XLSX exports list households: record roles only (403 for aggregate-only roles). IDs and phones are masked (no
   role may reveal them yet).
 """
@@ -22,7 +22,7 @@ from fangpin.reports.exports import EXPORTS, export_xlsx
 from fangpin.security import audit
 from fangpin.reports.figures import ReportInputError, alerts_by_area
 from fangpin.reports.monthly import FORMATS, generate_monthly_report
-from fangpin.web.api import api_user, records_user
+from fangpin.web.api import records_user, viewer_user
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
@@ -67,7 +67,7 @@ def dashboard_figures(conn, user: User, month: str | None, region: str | None = 
 @router.get("/dashboard/figures")
 def figures(request: Request, month: str | None = MonthQ,
             region: str | None = Query(None, description="A region prefix inside yours (default: yours)"),
-            user: User = Depends(api_user)) -> dict:
+            user: User = Depends(viewer_user)) -> dict:
     """Everything the county dashboard charts: monitored households per month by type (TPBWD/BYYZP/TFYZKN), new
     vs removed, alerts raised, risk-type mix, SLA rates (region and child areas), alerts by child area, feed
     health, key indicators, and the generated analysis sentences (zh/en, each with the figures it states)."""
@@ -81,7 +81,7 @@ def figures(request: Request, month: str | None = MonthQ,
 @router.get("/dashboard/alerts-by-area")
 def alerts_area(request: Request, month: str | None = MonthQ,
                 parent: str | None = Query(None, description="Area to drill into (township → villages)"),
-                user: User = Depends(api_user)) -> dict:
+                user: User = Depends(viewer_user)) -> dict:
     """Alerts raised in the month and open now, per child area of ``parent`` (default: your region)."""
     p = _narrow(user, parent)
     try:
@@ -93,7 +93,7 @@ def alerts_area(request: Request, month: str | None = MonthQ,
 
 @router.get("/dashboard/analysis")
 def analysis_text(request: Request, month: str | None = MonthQ, region: str | None = None,
-                  lang: str = Query("zh", pattern="^(zh|en)$"), user: User = Depends(api_user)) -> dict:
+                  lang: str = Query("zh", pattern="^(zh|en)$"), user: User = Depends(viewer_user)) -> dict:
     """The automatically generated analysis (自动生成分析) as plain text in one language, with its sentences."""
     try:
         with request.app.state.engine.connect() as conn:
@@ -110,7 +110,7 @@ def analysis_text(request: Request, month: str | None = MonthQ, region: str | No
                              "description": "the report file (attachment)"}})
 def monthly_report(request: Request, month: str | None = MonthQ,
                    format: str = Query("pdf", pattern="^(pdf|docx)$"), lang: str = Query("zh", pattern="^(zh|en)$"),
-                   region: str | None = None, user: User = Depends(api_user)):
+                   region: str | None = None, user: User = Depends(viewer_user)):
     """Monthly county report (月度报告) as PDF or DOCX: indicators, analysis text, charts and tables (aggregates
     only, for your region)."""
     scope = _narrow(user, region)

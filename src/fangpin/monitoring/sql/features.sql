@@ -38,7 +38,10 @@ mem AS (
 mchg AS (
   SELECT a.as_of, m.household_id,
          CAST(COUNT(*) AS BIGINT) AS member_changes_6m,
-         CAST(SUM(CASE WHEN m.active THEN 0 ELSE 1 END) AS BIGINT) AS member_exits_6m
+         CAST(SUM(CASE WHEN m.active THEN 0 ELSE 1 END) AS BIGINT) AS member_exits_6m,
+         -- onsets recorded in the last 6 months (a new version with the condition; POLICY.md §7 因病/因残)
+         CAST(SUM(CASE WHEN m.active AND m.health = '患有大病' THEN 1 ELSE 0 END) AS BIGINT) AS new_serious_ill_6m,
+         CAST(SUM(CASE WHEN m.active AND m.disability_grade IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS new_disabled_6m
   FROM member_version AS m
   JOIN asof_dates AS a ON m.valid_from <= a.as_of AND m.recorded_at < a.known_before AND m.valid_from >= a.six_start
   GROUP BY a.as_of, m.household_id
@@ -163,6 +166,7 @@ base AS (
          COALESCE(NOT g.water_safe, FALSE) AS water_unsafe, COALESCE(g.uninsured_member, FALSE) AS uninsured_member,
          COALESCE(m.head_age, 0) AS head_age,
          COALESCE(mc.member_changes_6m, 0) AS member_changes_6m, COALESCE(mc.member_exits_6m, 0) AS member_exits_6m,
+         COALESCE(mc.new_serious_ill_6m, 0) AS new_serious_ill_6m, COALESCE(mc.new_disabled_6m, 0) AS new_disabled_6m,
          CASE WHEN im.months_3m > 0 AND im.months_p3m > 0 AND im.net_sum_p3m > 0
               THEN (im.net_sum_3m / im.months_3m) / (im.net_sum_p3m / im.months_p3m) - 1.0 END AS income_trend_3m,
          CASE WHEN il.last_income_end IS NOT NULL
