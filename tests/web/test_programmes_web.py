@@ -79,8 +79,14 @@ def test_api_needs_login_and_scopes_by_region(client, pcounty):
 
 
 def test_aggregate_roles_see_scorecards_but_not_records(client, pcounty):
-    _login(client, "demo_department")
     county = pcounty["village"][:6]
+    _login(client, "demo_department")  # department data officers: upload and feed health only
+    for path in (f"/api/programmes/scorecards/{county}", "/api/programmes/key-counties", "/api/programmes/sites",
+                 "/programmes", f"/programmes/scorecard?region={county}", "/programmes/key-counties"):
+        r = client.get(path)
+        assert r.status_code == 403, path
+    client.cookies.clear()
+    _login(client, "demo_province")
     card = client.get(f"/api/programmes/scorecards/{county}")
     assert card.status_code == 200 and card.json()["indicators"]
     assert client.get(f"/api/programmes/scorecards/{county}/PWJ_FILL/records").status_code == 403

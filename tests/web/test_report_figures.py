@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 from sqlalchemy import insert
 
+from fangpin.security.fields import household_values, person_values
 from fangpin.alerts.models import Alert, MonitorRun
 from fangpin.cases.models import AssistanceMeasure, AssistancePlan, CaseFile
 from fangpin.registry.models import Household, HouseholdVersion, MemberVersion, Person, Region
@@ -52,8 +53,8 @@ def county(engine):
             idn = f"53052119800101{i:03d}X"
             c.execute(insert(HouseholdVersion).values(
                 household_id=hid, valid_from=date(2024, 1, 1), recorded_at=NOW, region_code=v, hh_type="脱贫户",
-                relocated=False, phone="13912345678", head_id_number=idn, active=True))
-            pid = c.execute(insert(Person).values(id_number=idn, created_at=NOW).returning(Person.id)).scalar_one()
+                relocated=False, active=True, **household_values("13912345678", idn)))
+            pid = c.execute(insert(Person).values(**person_values(idn), created_at=NOW).returning(Person.id)).scalar_one()
             c.execute(insert(MemberVersion).values(
                 person_id=pid, household_id=hid, valid_from=date(2024, 1, 1), recorded_at=NOW, active=True,
                 name="+张三" if i == 0 else f"李{i}", sex="男", birth_date=date(1980, 1, 1), relation="户主"))

@@ -19,6 +19,15 @@ Kinds (expected answers):
 * ``write(...)`` — like ``records()`` (or ``roles=``) and the session's CSRF token is required (X-CSRF-Token for
   the API, ``csrf_token`` form field for pages): without it → 403 and nothing changes.
 
+Options of a rule: ``json=``/``form=``/``files=`` (the body; ``files`` a multipart upload), ``query=`` (the query
+string), ``params=`` (fixed values of path parameters that name no record, e.g. ``{"kind": "alerts"}``; a value
+``"{pair}"`` is taken from ``Fixture.fixed``), ``hide=True`` (a role outside ``roles`` gets 404 — the record is
+hidden from it — instead of 403), ``redirect="/feeds"`` (a role outside ``roles`` may be sent to its own page
+instead of a 403). A record parameter (:data:`RECORD_PARAMS`: households, alerts, cases, regions, measures, visits,
+eligibility results, jobs, posts, hires) may stand in the path, the query or the body as ``"{hh_no}"``; every
+record parameter of one request takes the same variant (the measure *of* the household tried), and the first one
+decides inside/outside.
+
 A *leak* is an answer that gives access where the table says it must be refused (2xx/3xx instead of
 401/403/404, other than the redirect to /login), or any response body that shows a household outside the user's
 region (its 户编号 or a region code outside the user's prefix). ``security.access_leaks`` counts them.
@@ -33,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Rule", "ACCESS", "public", "user", "records", "write", "iter_routes", "undeclared", "prepare",
-           "run_matrix", "RECORD_PARAMS"]
+           "run_matrix", "RECORD_PARAMS", "VIEW", "FEED", "COUNTY", "REPORT"]
 
 PASSWORD = "matrix-password-1"
 RECORD_ROLES = frozenset({"village_cadre", "township_officer", "county_officer", "admin"})

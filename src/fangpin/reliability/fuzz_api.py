@@ -64,7 +64,7 @@ def _probe(out: FuzzOutcome, op, mode, who: str, cookies: dict, headers: dict, m
                 try:
                     r = case.call(cookies=cookies, headers=headers)
                     status = r.status_code
-                    detail = r.text[:300]
+                    detail = r.content[:300].decode("utf-8", "replace")  # PDFs/XLSX are binary
                 except Exception:  # noqa: BLE001 — an exception escaping the app is a server error
                     status, detail = 599, traceback.format_exc(limit=3)[-600:]
                 out.calls += 1

@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FPath
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -362,7 +363,7 @@ def key_counties_export(request: Request, on: date | None = None):
 
 
 @router.get("/programmes/pairs", response_class=HTMLResponse, include_in_schema=False)
-def pairs_page(request: Request, year: int | None = None):
+def pairs_page(request: Request, year: int | None = Query(None, ge=2000, le=2100)):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -513,14 +514,16 @@ def api_key_counties(request: Request, on: date | None = None, only_key: bool = 
 
 
 @api.get("/pairs")
-def api_pairs(request: Request, year: int, user: User = Depends(viewer_user)):
+def api_pairs(request: Request, year: int = Query(..., ge=2000, le=2100, description="evaluation year"),
+              user: User = Depends(viewer_user)):
     """East–West and designated-assistance pairs visible to the user with their yearly evaluation (seed 004 §六(十六))."""
     with request.app.state.engine.connect() as conn:
         return [pairing.evaluate(conn, p["id"], year, user.scope) for p in pairing.pair_rows(conn, user.scope)]
 
 
 @api.get("/pairs/{pair_id}/{year}/{indicator_id}/records")
-def api_pair_records(pair_id: int, year: int, indicator_id: str, request: Request, user: User = Depends(records_user)):
+def api_pair_records(pair_id: int, indicator_id: str, request: Request, year: int = FPath(..., ge=2000, le=2100),
+                     user: User = Depends(records_user)):
     with request.app.state.engine.connect() as conn:
         if not any(p["id"] == pair_id for p in pairing.pair_rows(conn, user.scope)):
             raise _api_404("pair")

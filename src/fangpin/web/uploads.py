@@ -583,5 +583,13 @@ def install(app) -> None:
     app.include_router(router)
     # the runner starts with the server, so jobs of a crashed predecessor are marked failed at once
     app.router.on_startup.append(lambda: runner(app))
-    app.router.on_shutdown.append(lambda: app.state.job_runner.shutdown()
-                                  if getattr(app.state, "job_runner", None) else None)
+    app.router.on_shutdown.append(lambda: _stop_runner(app))
+
+
+def _stop_runner(app) -> None:
+    """Stop the runner and forget it: the same app started again (a new lifespan) gets a fresh runner."""
+    with _LOCK:
+        r = getattr(app.state, "job_runner", None)
+        app.state.job_runner = None
+    if r is not None:
+        r.shutdown()
