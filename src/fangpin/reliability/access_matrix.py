@@ -90,8 +90,9 @@ SELF_APP = {"name": "张三", "id_number": "11010519491231002X", "phone": "13800
             "authorisation": True, "village_code": "{village}"}
 _ACT = {"action": "authorise", "expected_version": 1, "payload": {}}
 
-VIEW = RECORD_ROLES | {"province_viewer"}  # aggregates (dashboards, reports, programme figures): not department officers
-FEED = frozenset({"department_officer", "county_officer", "admin"})  # upload pages, feed health (jobs.kinds.IMPORT_ROLES)
+# aggregates (dashboards, reports, programme figures): everyone but department officers (upload + feed health)
+VIEW = RECORD_ROLES | {"province_viewer"}
+FEED = frozenset({"department_officer", "county_officer", "admin"})  # upload, feed health (kinds.IMPORT_ROLES)
 COUNTY = frozenset({"county_officer", "admin"})  # roster import, monitoring runs
 REPORT = frozenset({"township_officer", "county_officer", "province_viewer", "admin"})  # report jobs
 D = "2026-01-02"
