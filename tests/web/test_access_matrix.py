@@ -12,8 +12,9 @@ from fangpin.reliability.access_matrix import ACCESS, iter_routes, prepare, run_
 
 
 @pytest.fixture(scope="module")
-def matrix_fixture(county, tmp_path_factory):
-    src = Path(county["url"].removeprefix("sqlite:///"))
+def matrix_fixture(sqlite_county, tmp_path_factory):
+    # the matrix tests the web layer; it copies a SQLite county (PostgreSQL parity is tested by the other web tests)
+    src = Path(sqlite_county["url"].removeprefix("sqlite:///"))
     return prepare(src, tmp_path_factory.mktemp("matrix") / "matrix.db")
 
 

@@ -14,8 +14,9 @@ from fangpin.reliability.fuzz_api import fuzz_api
 
 
 @pytest.fixture(scope="module")
-def fx(county, tmp_path_factory):
-    return prepare(Path(county["url"].removeprefix("sqlite:///")), tmp_path_factory.mktemp("st") / "st.db")
+def fx(sqlite_county, tmp_path_factory):
+    # a copy of a SQLite county (the API's PostgreSQL behaviour is covered by the other web tests)
+    return prepare(Path(sqlite_county["url"].removeprefix("sqlite:///")), tmp_path_factory.mktemp("st") / "st.db")
 
 
 @pytest.fixture

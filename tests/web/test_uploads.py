@@ -198,9 +198,11 @@ def test_server_start_marks_jobs_of_its_crashed_predecessor_failed(county, tmp_p
                                            region_code="00", owner="crashed:1:x", created_at=old, heartbeat_at=old)
                         .returning(Job.id)).scalar_one()
     with TestClient(app):  # server start-up, no request
+        started = app.state.job_runner
         with app.state.engine.connect() as c:
             assert c.execute(select(Job.status).where(Job.id == jid)).scalar_one() == "failed"
-    assert app.state.job_runner._stop.is_set()  # stopped with the server
+    assert started._stop.is_set()  # stopped with the server …
+    assert app.state.job_runner is None  # … and forgotten: the same app started again gets a fresh runner
     app.state.engine.dispose()
 
 

@@ -151,6 +151,7 @@ class FeedImport(Job):
 
     def fingerprint(self, base, d):
         from fangpin.exchange.feeds import _manifest_lines
+        from fangpin.security.fields import open_payload
         from fangpin.exchange.models import FeedRecord
         from fangpin.registry.models import ImportBatch
 
@@ -158,7 +159,9 @@ class FeedImport(Job):
         with e.connect() as c:
             batches = sorted((b.kind, b.content_sha256, b.rows_total, b.rows_accepted, b.rows_rejected) for b in c.execute(
                 select(ImportBatch.__table__).where(ImportBatch.kind.like("feed:%"))))
-            rows = sorted((r.feed, r.row_number, r.person_id, r.household_id, r.link_method, str(r.payload))
+            rows = sorted((r.feed, r.row_number, r.person_id, r.household_id, r.link_method,
+                           # sealed values carry a random nonce: compare what they say, not their ciphertext
+                           str(sorted(open_payload(r.payload).items())))
                           for r in c.execute(select(FeedRecord.__table__)))
         e.dispose()
         manifest = sorted((m["feed"], m["sha256"]) for m in _manifest_lines(d / "landing"))
