@@ -55,6 +55,18 @@ async def _form(request: Request) -> tuple[dict, bool]:
     return form, csrf_ok(request.state.session, form.get("csrf_token"))
 
 
+async def _posted(request: Request, records: bool = True, viewer: bool = False):
+    """A form post by a logged-in user with the session's CSRF token: (user, form, None), or (None, None, answer)
+    — the login redirect, the role refusal of :func:`_need_user`, or 403 for a missing/wrong token."""
+    u, resp = _need_user(request, records=records, viewer=viewer)
+    if resp:
+        return None, None, resp
+    form, ok = await _form(request)
+    if not ok:
+        return None, None, render(request, "message.html", 403, message=request.state.t("csrf_failed"))
+    return u, form, None
+
+
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request):
     return RedirectResponse("/dashboard" if request.state.user else "/login", status_code=303)
@@ -130,12 +142,9 @@ def alerts_page(request: Request, page: int = 1, rule: str | None = None, error:
 
 @router.post("/alerts/{alert_id}/case", response_class=HTMLResponse)
 async def open_case_post(alert_id: int, request: Request):
-    u, resp = _need_user(request, records=True)
+    u, form, resp = await _posted(request)
     if resp:
         return resp
-    form, ok = await _form(request)
-    if not ok:
-        return render(request, "message.html", 403, message=request.state.t("csrf_failed"))
     try:
         with request.app.state.engine.begin() as conn:
             if Q.alert_in_scope(conn, u.scope, alert_id) is None:

@@ -22,7 +22,7 @@ from fangpin.programmes.exports import payroll_xlsx, scorecard_pdf, scorecard_xl
 from fangpin.security import audit
 from fangpin.web import queries as Q
 from fangpin.web.api import _not_found as _api_404, records_user, viewer_user, writer
-from fangpin.web.pages import _form, _need_user, _not_found, render
+from fangpin.web.pages import _need_user, _not_found, _posted, render
 
 router = APIRouter()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,12 +75,9 @@ def jobs_page(request: Request, error: str | None = None, status: int = 200):
 
 @router.post("/programmes/jobs/posts", response_class=HTMLResponse, include_in_schema=False)
 async def create_post_form(request: Request):
-    u, resp = _need_user(request, records=True)
+    u, form, resp = await _posted(request)
     if resp:
         return resp
-    form, ok = await _form(request)
-    if not ok:
-        return render(request, "message.html", 403, message=request.state.t("csrf_failed"))
     try:
         with request.app.state.engine.begin() as conn:
             pid = jobs.create_post(conn, u.actor(), region_code=str(form.get("region_code") or ""),
@@ -144,12 +141,9 @@ def post_page(post_id: int, request: Request, error: str | None = None, status: 
 
 @router.post("/programmes/jobs/posts/{post_id}/hire", response_class=HTMLResponse, include_in_schema=False)
 async def hire_form(post_id: int, request: Request):
-    u, resp = _need_user(request, records=True)
+    u, form, resp = await _posted(request)
     if resp:
         return resp
-    form, ok = await _form(request)
-    if not ok:
-        return render(request, "message.html", 403, message=request.state.t("csrf_failed"))
     with request.app.state.engine.connect() as conn:
         if _post_or_none(conn, u, post_id) is None:
             return _not_found(request)
@@ -165,12 +159,9 @@ async def hire_form(post_id: int, request: Request):
 
 @router.post("/programmes/jobs/hires/{hire_id}/exit", response_class=HTMLResponse, include_in_schema=False)
 async def exit_form(hire_id: int, request: Request):
-    u, resp = _need_user(request, records=True)
+    u, form, resp = await _posted(request)
     if resp:
         return resp
-    form, ok = await _form(request)
-    if not ok:
-        return render(request, "message.html", 403, message=request.state.t("csrf_failed"))
     with request.app.state.engine.connect() as conn:
         h = next(iter(r for r in jobs.hire_rows(conn, u.scope) if r["id"] == hire_id), None)
     if h is None:
@@ -203,12 +194,9 @@ def attendance_page(request: Request, month: str | None = None, error: str | Non
 
 @router.post("/programmes/jobs/attendance", response_class=HTMLResponse, include_in_schema=False)
 async def attendance_post(request: Request):
-    u, resp = _need_user(request, records=True)
+    u, form, resp = await _posted(request)
     if resp:
         return resp
-    form, ok = await _form(request)
-    if not ok:
-        return render(request, "message.html", 403, message=request.state.t("csrf_failed"))
     month = str(form.get("month") or "")
     try:
         att = {int(k[5:]): int(v) for k, v in form.items() if k.startswith("days_") and str(v).strip() != ""}
