@@ -154,6 +154,38 @@ class MemberVersion(Base):
     disability_category: Mapped[int | None] = mapped_column(SmallInteger)  # sensitive
 
 
+class HouseholdCurrent(Base):
+    """The latest version of each household (largest valid_from, recorded_at, id), maintained by database triggers
+    at insert time (fangpin.registry.current; migration 0012). Keys and filter columns only: attributes are read from
+    ``household_version`` by ``version_id``."""
+
+    __tablename__ = "household_current"
+    __table_args__ = (Index("ix_household_current_region_active", "region_code", "active"),
+                      Index("ix_household_current_valid_from", "valid_from"))
+    household_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hh_no: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    valid_from: Mapped[date] = mapped_column(Date, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+class MemberCurrent(Base):
+    """The latest version of each person's membership (same order as the window), trigger-maintained like
+    :class:`HouseholdCurrent`."""
+
+    __tablename__ = "member_current"
+    __table_args__ = (Index("ix_member_current_household", "household_id", "active"),
+                      Index("ix_member_current_valid_from", "valid_from"))
+    person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    household_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    valid_from: Mapped[date] = mapped_column(Date, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
 class IncomeRecord(Base):
     """Income and expenditure components of a household for a month (YYYY-MM) or year (YYYY) (收支表)."""
 

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, literal, select, union_all
 from sqlalchemy.engine import Connection
 
 from fangpin.registry.models import (
     GuaranteeStatus,
     Household,
+    HouseholdCurrent,
     HouseholdVersion,
     IncomeRecord,
+    MemberCurrent,
     MemberVersion,
     Person,
 )
@@ -38,20 +40,90 @@ def _latest(table, key_cols, time_cols, on_col, on: date | None, known_at: datet
     return select(inner).where(inner.c.rn == 1)
 
 
-def current_households(on: date | None = None, known_at: datetime | None = None) -> Select:
+def region_prefix(col, prefix: str):
+    """``col`` starts with ``prefix``, written as a range (region codes are digit strings) so that a plain btree
+    index on ``col`` serves it in any collation — ``LIKE :p || '%'`` with a bound pattern does not on PostgreSQL."""
+    if not prefix:
+        return col.isnot(None)
+    return and_(col >= prefix, col < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+def current_households(on: date | None = None, known_at: datetime | None = None):
+    """The latest version per household with ``valid_from <= on`` (any date when None), as known at ``known_at``.
+
+    As known now (``known_at`` None) this reads ``household_current`` (trigger-maintained, fangpin.registry.current)
+    instead of a window over every version: a household whose latest version started by ``on`` has that version as
+    its answer; only the few whose latest version starts after ``on`` go through the window (same answer)."""
     hv = HouseholdVersion.__table__
-    sub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, on,
-                  known_at).subquery()
     h = Household.__table__
-    return select(h.c.hh_no, sub).join(h, h.c.id == sub.c.household_id)
+    order = [hv.c.valid_from, hv.c.recorded_at, hv.c.id]
+    if known_at is not None:
+        sub = _latest(hv, [hv.c.household_id], order, hv.c.valid_from, on, known_at).subquery()
+        return select(h.c.hh_no, sub).join(h, h.c.id == sub.c.household_id)
+    hc = HouseholdCurrent.__table__
+    fast = select(hc.c.hh_no, *hv.c, literal(1).label("rn")).join(hv, hv.c.id == hc.c.version_id)
+    if on is None:
+        return fast
+    late = select(hc.c.household_id).where(hc.c.valid_from > on)
+    sub = _latest(hv, [hv.c.household_id], order, hv.c.valid_from, on, None,
+                  where=hv.c.household_id.in_(late)).subquery()
+    return union_all(fast.where(hc.c.valid_from <= on), select(h.c.hh_no, sub).join(h, h.c.id == sub.c.household_id))
 
 
-def current_members(on: date | None = None, known_at: datetime | None = None) -> Select:
+def current_members(on: date | None = None, known_at: datetime | None = None):
+    """The latest membership version per person (see :func:`current_households`; reads ``member_current``)."""
     mv = MemberVersion.__table__
-    sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on,
-                  known_at).subquery()
     p = Person.__table__
-    return select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id)
+    order = [mv.c.valid_from, mv.c.recorded_at, mv.c.id]
+    if known_at is not None:
+        sub = _latest(mv, [mv.c.person_id], order, mv.c.valid_from, on, known_at).subquery()
+        return select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id)
+    mc = MemberCurrent.__table__
+    fast = (select(p.c.id_number_enc, p.c.id_number_bidx, *mv.c, literal(1).label("rn"))
+            .select_from(mc).join(mv, mv.c.id == mc.c.version_id).join(p, p.c.id == mc.c.person_id))
+    if on is None:
+        return fast
+    late = select(mc.c.person_id).where(mc.c.valid_from > on)
+    sub = _latest(mv, [mv.c.person_id], order, mv.c.valid_from, on, None, where=mv.c.person_id.in_(late)).subquery()
+    return union_all(fast.where(mc.c.valid_from <= on),
+                     select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id))
+
+
+def _none_later(conn: Connection | None, table, on: date) -> bool:
+    """True when no current row starts after ``on`` (indexed), so the current table alone answers "as of on"."""
+    return conn is not None and conn.execute(select(table.c.valid_from).where(table.c.valid_from > on).limit(1)
+                                             ).first() is None
+
+
+def current_household_keys(on: date | None = None, conn: Connection | None = None):
+    """Narrow :func:`current_households` for counting and grouping: (household_id, hh_no, region_code, active) of
+    each household's latest version with ``valid_from <= on`` — no join to the version rows."""
+    hc = HouseholdCurrent.__table__
+    fast = select(hc.c.household_id, hc.c.hh_no, hc.c.region_code, hc.c.active)
+    if on is None:
+        return fast
+    hv = HouseholdVersion.__table__
+    late = select(hc.c.household_id).where(hc.c.valid_from > on)
+    sub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, on, None,
+                  where=hv.c.household_id.in_(late)).subquery()
+    h = Household.__table__
+    return union_all(fast.where(hc.c.valid_from <= on),
+                     select(sub.c.household_id, h.c.hh_no, sub.c.region_code, sub.c.active)
+                     .join(h, h.c.id == sub.c.household_id))
+
+
+def current_member_keys(on: date | None = None, conn: Connection | None = None):
+    """Narrow :func:`current_members`: (person_id, household_id, active) of each person's latest membership version
+    with ``valid_from <= on``."""
+    mc = MemberCurrent.__table__
+    fast = select(mc.c.person_id, mc.c.household_id, mc.c.active)
+    if on is None or _none_later(conn, mc, on):
+        return fast
+    mv = MemberVersion.__table__
+    late = select(mc.c.person_id).where(mc.c.valid_from > on)
+    sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on, None,
+                  where=mv.c.person_id.in_(late)).subquery()
+    return union_all(fast.where(mc.c.valid_from <= on), select(sub.c.person_id, sub.c.household_id, sub.c.active))
 
 
 def current_income(on: date | None = None, known_at: datetime | None = None) -> Select:
@@ -83,19 +155,32 @@ def household_as_of(conn: Connection, hh_no: str, on: date | None = None,
     if hid is None:
         return None
     hv = HouseholdVersion.__table__
-    hsub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, on,
-                   known_at, where=hv.c.household_id == hid).subquery()
-    row = conn.execute(select(Household.hh_no, hsub).join(Household, Household.id == hsub.c.household_id)
-                       ).mappings().first()
+    mv = MemberVersion.__table__
+    p = Person.__table__
+    hc, mc = HouseholdCurrent.__table__, MemberCurrent.__table__
+    fast = known_at is None and (on is None or (conn.execute(select(hc.c.valid_from).where(
+        hc.c.household_id == hid)).scalar() or date.max) <= on)
+    if fast:  # the household's latest version is its answer (household_current, fangpin.registry.current)
+        row = conn.execute(select(Household.hh_no, hv, literal(1).label("rn")).join(hc, hc.c.version_id == hv.c.id)
+                           .join(Household, Household.id == hc.c.household_id)
+                           .where(hc.c.household_id == hid)).mappings().first()
+    else:
+        hsub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, on,
+                       known_at, where=hv.c.household_id == hid).subquery()
+        row = conn.execute(select(Household.hh_no, hsub).join(Household, Household.id == hsub.c.household_id)
+                           ).mappings().first()
     if row is None:
         return None
     # only the persons ever recorded in this household (indexed), not a window over every member version
-    mv = MemberVersion.__table__
     ever = select(mv.c.person_id).where(mv.c.household_id == hid)
-    sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on, known_at,
-                  where=mv.c.person_id.in_(ever)).subquery()
-    p = Person.__table__
-    mq = select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id).subquery()
+    if known_at is None and on is None:  # current members: member_current rows pointing at this household
+        mq = (select(p.c.id_number_enc, p.c.id_number_bidx, mv, literal(1).label("rn")).select_from(mc)
+              .join(mv, mv.c.id == mc.c.version_id).join(p, p.c.id == mc.c.person_id)
+              .where(mc.c.household_id == hid, mc.c.active.is_(True))).subquery()
+    else:
+        sub = _latest(mv, [mv.c.person_id], [mv.c.valid_from, mv.c.recorded_at, mv.c.id], mv.c.valid_from, on,
+                      known_at, where=mv.c.person_id.in_(ever)).subquery()
+        mq = select(p.c.id_number_enc, p.c.id_number_bidx, sub).join(p, p.c.id == sub.c.person_id).subquery()
     members = [dict(m) for m in conn.execute(
         select(mq).where(and_(mq.c.household_id == hid, mq.c.active.is_(True))).order_by(mq.c.person_id)).mappings()]
     gs = GuaranteeStatus.__table__

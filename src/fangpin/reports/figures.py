@@ -32,7 +32,7 @@ from fangpin.cases.deadlines import kpis
 from fangpin.cases.models import CaseEscalation, CaseFile
 from fangpin.issues import FangpinValueError, Issue
 from fangpin.registry.models import Region
-from fangpin.registry.service import current_households, current_members
+from fangpin.registry.service import current_household_keys, current_member_keys, region_prefix
 
 __all__ = ["MONITORED_TYPES", "ReportInputError", "month_bounds", "parse_month", "child_digits", "region_names",
            "county_figures", "alerts_by_area", "monitored_at"]
@@ -95,7 +95,7 @@ def _cases(conn: Connection, scope: str) -> list[dict]:
     c = CaseFile.__table__
     return [dict(r) for r in conn.execute(select(
         c.c.id, c.c.case_no, c.c.household_id, c.c.region_code, c.c.monitored_type, c.c.risk_types, c.c.state,
-        c.c.opened_on, c.c.decided_on, c.c.identified_on, c.c.removed_on, c.c.closed_on).where(c.c.region_code.startswith(scope))
+        c.c.opened_on, c.c.decided_on, c.c.identified_on, c.c.removed_on, c.c.closed_on).where(region_prefix(c.c.region_code, scope))
     ).mappings()]
 
 
@@ -136,10 +136,10 @@ def _risk_rows(cnt: Counter) -> list[dict]:
 
 
 def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None = None, *,
-                   household_regions: dict[int, tuple[str, int]] | None = None) -> dict:
+                   household_regions: dict[str, tuple[int, int]] | None = None) -> dict:
     """Alerts per child area of ``parent`` (default: ``scope``; must lie inside it): raised in ``month`` and
-    open now. Township rows drill down to their villages. ``household_regions`` (from :func:`_roster`) saves
-    reading the roster again."""
+    open now. Township rows drill down to their villages. ``household_regions`` (village → (households, members),
+    from :func:`_roster`) saves reading the roster again."""
     _check_scope(scope)
     parent = scope if parent is None else parent
     if not parent.startswith(scope):
@@ -149,17 +149,20 @@ def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None 
     n = child_digits(parent)
     area = func.substr(Alert.region_code, 1, n)
     raised = dict(conn.execute(select(area, func.count()).where(
-        Alert.region_code.startswith(parent), Alert.first_as_of >= start, Alert.first_as_of <= end)
+        region_prefix(Alert.region_code, parent), Alert.first_as_of >= start, Alert.first_as_of <= end)
         .group_by(area)).all())
     open_now = dict(conn.execute(select(area, func.count()).where(
-        Alert.region_code.startswith(parent), Alert.status == "open").group_by(area)).all())
+        region_prefix(Alert.region_code, parent), Alert.status == "open").group_by(area)).all())
     if household_regions is None:
-        hq = current_households(end).subquery()
+        hq = current_household_keys(end, conn).subquery()
         h_area = func.substr(hq.c.region_code, 1, n)
         hh = dict(conn.execute(select(h_area, func.count()).where(hq.c.region_code.startswith(parent),
                                                                   hq.c.active.is_(True)).group_by(h_area)).all())
     else:
-        hh = Counter(r[:n] for r, _ in household_regions.values() if r.startswith(parent))
+        hh = Counter()
+        for village, (count, _) in household_regions.items():
+            if village.startswith(parent):
+                hh[village[:n]] += count
     areas = sorted(set(raised) | set(open_now) | set(hh))
     names = region_names(conn, areas + [parent])
     rows = [{"code": a, "name": names.get(a, ""), "households": int(hh.get(a, 0)),
@@ -169,17 +172,43 @@ def alerts_by_area(conn: Connection, scope: str, month: str, parent: str | None 
             "rows": rows, "raised_total": sum(r["raised"] for r in rows), "open_total": sum(r["open"] for r in rows)}
 
 
-def _roster(conn: Connection, scope: str, on: date) -> dict[int, tuple[str, int]]:
-    """Active households of ``scope`` on ``on``: household id → (village code, active members). One pass over
-    the household and member versions (the as-of window functions are the expensive part on a big county)."""
-    hq = current_households(on).subquery()
-    mq = current_members(on).subquery()
-    sizes = (select(mq.c.household_id, func.count().label("n")).where(mq.c.active.is_(True))
-             .group_by(mq.c.household_id).subquery())
-    rows = conn.execute(select(hq.c.household_id, hq.c.region_code, func.coalesce(sizes.c.n, 0))
-                        .outerjoin(sizes, sizes.c.household_id == hq.c.household_id)
-                        .where(hq.c.region_code.startswith(scope), hq.c.active.is_(True))).all()
-    return {hid: (region, int(n)) for hid, region, n in rows}
+def _roster(conn: Connection, scope: str, on: date) -> dict[str, tuple[int, int]]:
+    """Active households of ``scope`` on ``on`` per village: village code → (households, active members), aggregated
+    in the database over the current-state tables (fangpin.registry.current)."""
+    hq = current_household_keys(on, conn).subquery()
+    mq = current_member_keys(on, conn).subquery()
+    cond = (region_prefix(hq.c.region_code, scope), hq.c.active.is_(True))
+    hh = dict(conn.execute(select(hq.c.region_code, func.count()).where(*cond).group_by(hq.c.region_code)).all())
+    persons = dict(conn.execute(select(hq.c.region_code, func.count()).join(mq, mq.c.household_id == hq.c.household_id)
+                                .where(*cond, mq.c.active.is_(True)).group_by(hq.c.region_code)).all())
+    return {region: (int(h), int(persons.get(region, 0))) for region, h in hh.items()}
+
+
+def _active_households(conn: Connection, scope: str, household_ids: list[int], on: date) -> set[int]:
+    """The given households that are active on ``on`` with their region inside ``scope``."""
+    if not household_ids:
+        return set()
+    hq = current_household_keys(on, conn).subquery()
+    out: set[int] = set()
+    ids = sorted(set(household_ids))
+    for i in range(0, len(ids), 5000):
+        out.update(conn.execute(select(hq.c.household_id).where(
+            hq.c.active.is_(True), region_prefix(hq.c.region_code, scope), hq.c.household_id.in_(ids[i:i + 5000])))
+            .scalars())
+    return out
+
+
+def _sizes(conn: Connection, household_ids: list[int], on: date) -> dict[int, int]:
+    """Active members on ``on`` of the given households."""
+    if not household_ids:
+        return {}
+    mq = current_member_keys(on, conn).subquery()
+    out: dict[int, int] = {}
+    for i in range(0, len(household_ids), 5000):
+        part = household_ids[i:i + 5000]
+        out.update(conn.execute(select(mq.c.household_id, func.count()).where(
+            mq.c.active.is_(True), mq.c.household_id.in_(part)).group_by(mq.c.household_id)).all())
+    return {k: int(v) for k, v in out.items()}
 
 
 def _rate_pct(r: dict) -> float | None:
@@ -212,7 +241,7 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
     if not any(by_type["OTHER"]):
         by_type.pop("OTHER")
     raised_rows = dict(conn.execute(select(Alert.first_as_of, func.count()).where(
-        Alert.region_code.startswith(scope), Alert.first_as_of >= month_bounds(series[0])[0],
+        region_prefix(Alert.region_code, scope), Alert.first_as_of >= month_bounds(series[0])[0],
         Alert.first_as_of <= end).group_by(Alert.first_as_of)).all())
     for m in series:
         ms, me = month_bounds(m)
@@ -224,7 +253,7 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
     monitored_now = [c for c in cases if monitored_at(c, as_of)]
     risk_monitored = _risk_rows(_risk_counter(c["risk_types"] for c in monitored_now))
     alert_risks = conn.execute(select(Alert.household_id, Alert.risk_types).where(
-        Alert.region_code.startswith(scope), Alert.first_as_of >= start, Alert.first_as_of <= end)).all()
+        region_prefix(Alert.region_code, scope), Alert.first_as_of >= start, Alert.first_as_of <= end)).all()
     per_hh: dict[int, set] = {}
     for hid, rts in alert_risks:
         per_hh.setdefault(hid, set()).update(_risk_code(x) for x in (rts or []))
@@ -251,15 +280,18 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
 
     # key indicators
     roster = _roster(conn, scope, as_of)
-    households = len(roster)
+    households = sum(h for h, _ in roster.values())
     persons = sum(n for _, n in roster.values())
-    mon_persons = sum(roster.get(c["household_id"], ("", 0))[1] for c in monitored_now)
+    # persons of monitored households that are active in the roster (a household no longer active counts 0)
+    active_now = _active_households(conn, scope, [c["household_id"] for c in monitored_now], as_of)
+    sizes = _sizes(conn, sorted(active_now), as_of)
+    mon_persons = sum(sizes.get(c["household_id"], 0) for c in monitored_now)
     open_alerts = int(conn.execute(select(func.count()).select_from(Alert).where(
-        Alert.region_code.startswith(scope), Alert.status == "open")).scalar_one())
+        region_prefix(Alert.region_code, scope), Alert.status == "open")).scalar_one())
     open_cases = sum(c["closed_on"] is None for c in cases)
     open_esc = int(conn.execute(select(func.count(CaseEscalation.id)).join(
         CaseFile, CaseFile.id == CaseEscalation.case_id).where(
-        CaseEscalation.resolved_on.is_(None), CaseFile.region_code.startswith(scope))).scalar_one())
+        CaseEscalation.resolved_on.is_(None), region_prefix(CaseFile.region_code, scope))).scalar_one())
     in_identification = sum(c["closed_on"] is None and c["identified_on"] is None for c in cases)
 
     feeds = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections import OrderedDict
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
 from fangpin.alerts.models import Alert
@@ -18,7 +19,7 @@ from fangpin.ids import mask_id
 from fangpin.registry.models import Region
 from fangpin.security.crypto import decrypt
 from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
-from fangpin.registry.service import current_households, current_income, current_members, household_as_of
+from fangpin.registry.service import current_income, household_as_of, region_prefix
 
 
 def mask_phone(p: str | None) -> str:
@@ -35,59 +36,57 @@ def region_names(conn: Connection, codes: list[str]) -> dict[str, str]:
     return {r.code: r.name for r in rows}
 
 
-# Registry reads are windows over the version tables ("latest version per household/person"); on a county of a
-# million people they take seconds. Versions are append-only, so a result stays right until a new version is
-# recorded: cache it under (database, max version ids, today, arguments) — checked with two indexed max() reads.
+# Cached reads. Registry reads, dashboard counts and the county figures are expensive on a county of a million
+# people and are read far more often than the data changes. A result is cached under the *data version*: the largest
+# id of every append-mostly table the reads depend on (versions, alerts, monitoring runs, case events, measures,
+# visits, escalations, feed batches, link reviews, income, guarantees) — one statement of indexed max() reads — plus
+# the date. Anything recorded changes a key; the few in-place updates (an alert closed by a run, an escalation
+# resolved) come with a new monitoring run or case event. A TTL bounds staleness for anything else.
 _CACHE: "OrderedDict[tuple, Any]" = OrderedDict()
 _CACHE_MAX = 1024
 _CACHE_LOCK = threading.Lock()
+CACHE_TTL_SECONDS = 120
+_VERSION_TABLES = ("household_version", "member_version", "alert", "monitor_run", "case_event", "case_escalation",
+                   "assistance_measure", "follow_up_visit", "import_batch", "link_review", "income_record",
+                   "guarantee_status")
+_VERSION_SQL = "SELECT " + ", ".join(f"(SELECT max(id) FROM {t})" for t in _VERSION_TABLES)
 
 
-def _registry_key(conn: Connection) -> tuple:
-    from fangpin.registry.models import HouseholdVersion, MemberVersion
+def data_version(conn: Connection) -> tuple:
+    from sqlalchemy import text
 
-    hv = conn.execute(select(func.max(HouseholdVersion.id))).scalar()
-    mv = conn.execute(select(func.max(MemberVersion.id))).scalar()
-    return (str(conn.engine.url), hv, mv, date.today())
+    return (str(conn.engine.url), tuple(conn.execute(text(_VERSION_SQL)).one()), date.today())
 
 
 _KEY_LOCKS: dict[tuple, threading.Lock] = {}
 
 
-def _cached(conn: Connection, args: tuple, compute):
-    key = _registry_key(conn) + args
+def _cached(conn: Connection, args: tuple, compute, ttl: float = CACHE_TTL_SECONDS):
+    key = data_version(conn) + args
+    now = time.monotonic()
     with _CACHE_LOCK:
-        if key in _CACHE:
+        hit = _CACHE.get(key)
+        if hit is not None and now - hit[0] < ttl:
             _CACHE.move_to_end(key)
-            return copy.deepcopy(_CACHE[key])
+            return copy.deepcopy(hit[1])
         lock = _KEY_LOCKS.setdefault(key, threading.Lock())
     with lock:  # single flight: twenty users opening the same cold page wait for one computation, not twenty
         with _CACHE_LOCK:
-            if key in _CACHE:
-                return copy.deepcopy(_CACHE[key])
+            hit = _CACHE.get(key)
+            if hit is not None and time.monotonic() - hit[0] < ttl:
+                return copy.deepcopy(hit[1])
         value = compute()
         with _CACHE_LOCK:
-            _CACHE[key] = copy.deepcopy(value)
+            _CACHE[key] = (time.monotonic(), copy.deepcopy(value))
             while len(_CACHE) > _CACHE_MAX:
                 _CACHE.popitem(last=False)
             _KEY_LOCKS.pop(key, None)
     return value
 
 
-def _scoped_households(prefix: str):
-    """Current households, the window narrowed to households ever recorded under ``prefix`` (same answer: a
-    household whose latest version is in the region has a version there)."""
-    from fangpin.registry.models import Household, HouseholdVersion
-    from fangpin.registry.service import _latest
-
-    hv = HouseholdVersion.__table__
-    where = None
-    if prefix:
-        where = hv.c.household_id.in_(select(hv.c.household_id).where(hv.c.region_code.startswith(prefix)))
-    sub = _latest(hv, [hv.c.household_id], [hv.c.valid_from, hv.c.recorded_at, hv.c.id], hv.c.valid_from, None, None,
-                  where=where).subquery()
-    h = Household.__table__
-    return select(h.c.hh_no, sub).join(h, h.c.id == sub.c.household_id)
+def cached(conn: Connection, args: tuple, compute):
+    """Public face of the data-version cache for other web modules (e.g. the dashboard figures)."""
+    return _cached(conn, args, compute)
 
 
 def household_page(conn: Connection, scope: str, page: int, per_page: int, village: str | None = None) -> dict:
@@ -97,18 +96,22 @@ def household_page(conn: Connection, scope: str, page: int, per_page: int, villa
 
 
 def _household_page(conn: Connection, prefix: str, page: int, per_page: int) -> dict:
-    hq = _scoped_households(prefix).subquery()
-    cond = [hq.c.region_code.startswith(prefix), hq.c.active.is_(True)]
-    total = conn.execute(select(func.count()).select_from(hq).where(*cond)).scalar_one()
-    rows = conn.execute(select(hq.c.household_id, hq.c.hh_no, hq.c.region_code, hq.c.hh_type, hq.c.relocated,
-                               hq.c.head_id_enc).where(*cond).order_by(hq.c.hh_no)
-                        .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+    """One page of the region's active current households (``household_current``, fangpin.registry.current)."""
+    from fangpin.registry.models import HouseholdCurrent, HouseholdVersion, MemberCurrent
+
+    hc, hv, mc = HouseholdCurrent.__table__, HouseholdVersion.__table__, MemberCurrent.__table__
+    cond = [region_prefix(hc.c.region_code, prefix), hc.c.active.is_(True)]
+    total = conn.execute(select(func.count()).select_from(hc).where(*cond)).scalar_one()
+    keys = select(hc.c.household_id, hc.c.hh_no, hc.c.version_id).where(*cond).order_by(hc.c.hh_no) \
+        .limit(per_page).offset((page - 1) * per_page).subquery()
+    rows = conn.execute(select(keys.c.household_id, keys.c.hh_no, hv.c.region_code, hv.c.hh_type, hv.c.relocated,
+                               hv.c.head_id_enc).join(hv, hv.c.id == keys.c.version_id).order_by(keys.c.hh_no)
+                        ).mappings().all()
     ids = [r["household_id"] for r in rows]
     sizes: dict[int, int] = {}
     if ids:
-        mq = current_members().subquery()
-        sizes = dict(conn.execute(select(mq.c.household_id, func.count()).where(
-            mq.c.household_id.in_(ids), mq.c.active.is_(True)).group_by(mq.c.household_id)).all())
+        sizes = dict(conn.execute(select(mc.c.household_id, func.count()).where(
+            mc.c.household_id.in_(ids), mc.c.active.is_(True)).group_by(mc.c.household_id)).all())
     items = [{"hh_no": r["hh_no"], "region_code": r["region_code"], "hh_type": r["hh_type"],
               "relocated": bool(r["relocated"]), "head_id_masked": mask_id(decrypt(r["head_id_enc"], P_HEAD_ID)),
               "members": int(sizes.get(r["household_id"], 0))} for r in rows]
@@ -153,7 +156,7 @@ def alert_rows(conn: Connection, scope: str, *, status: str | None = "open", hou
 
     a = Alert.__table__
     q = select(a, Household.hh_no).join(Household, Household.id == a.c.household_id).where(
-        a.c.region_code.startswith(scope))
+        region_prefix(a.c.region_code, scope))
     if status:
         q = q.where(a.c.status == status)
     if household_id is not None:
@@ -169,7 +172,11 @@ def alert_rows(conn: Connection, scope: str, *, status: str | None = "open", hou
 
 
 def count_alerts(conn: Connection, scope: str, status: str = "open", rule: str | None = None) -> int:
-    q = select(func.count()).select_from(Alert).where(Alert.region_code.startswith(scope), Alert.status == status)
+    return _cached(conn, ("count_alerts", scope, status, rule), lambda: _count_alerts(conn, scope, status, rule))
+
+
+def _count_alerts(conn: Connection, scope: str, status: str, rule: str | None) -> int:
+    q = select(func.count()).select_from(Alert).where(region_prefix(Alert.region_code, scope), Alert.status == status)
     if rule:
         q = q.where(Alert.rule_id == rule)
     return int(conn.execute(q).scalar_one())
@@ -202,39 +209,25 @@ def event_rows(events: list[dict]) -> list[dict]:
              "comment": e["comment"], "policy_version": e["policy_version"]} for e in events]
 
 
-_COUNTS_SQL = """
-WITH h AS (
-  SELECT household_id FROM (
-    SELECT household_id, region_code, active,
-           row_number() OVER (PARTITION BY household_id ORDER BY valid_from DESC, recorded_at DESC, id DESC) AS rn
-    FROM household_version
-    WHERE household_id IN (SELECT household_id FROM household_version WHERE region_code LIKE :p)
-  ) x WHERE rn = 1 AND region_code LIKE :p AND active
-),
-m AS (
-  SELECT household_id, active FROM (
-    SELECT household_id, active,
-           row_number() OVER (PARTITION BY person_id ORDER BY valid_from DESC, recorded_at DESC, id DESC) AS rn
-    FROM member_version
-    WHERE person_id IN (SELECT person_id FROM member_version WHERE household_id IN (SELECT household_id FROM h))
-  ) y WHERE rn = 1 AND active
-)
-SELECT (SELECT count(*) FROM h), (SELECT count(*) FROM m WHERE household_id IN (SELECT household_id FROM h))
-"""
-
-
 def _registry_counts(conn: Connection, scope: str) -> tuple[int, int]:
     """Active current households in ``scope`` and their active current members (the same definitions as
-    current_households / current_members, with the windows narrowed to the region's households and persons)."""
-    from sqlalchemy import text
+    current_households / current_members, read from the trigger-maintained current tables)."""
+    from fangpin.registry.models import HouseholdCurrent, MemberCurrent
 
-    like = scope.replace("%", "").replace("_", "") + "%"
-    hh, members = conn.execute(text(_COUNTS_SQL), {"p": like}).one()
+    hc, mc = HouseholdCurrent.__table__, MemberCurrent.__table__
+    cond = [region_prefix(hc.c.region_code, scope), hc.c.active.is_(True)]
+    hh = conn.execute(select(func.count()).select_from(hc).where(*cond)).scalar_one()
+    members = conn.execute(select(func.count()).select_from(mc).join(hc, hc.c.household_id == mc.c.household_id)
+                           .where(*cond, mc.c.active.is_(True))).scalar_one()
     return int(hh), int(members)
 
 
 def dashboard(conn: Connection, scope: str) -> dict:
-    hh, members = _cached(conn, ("registry_counts", scope), lambda: _registry_counts(conn, scope))
+    return _cached(conn, ("dashboard", scope), lambda: _dashboard(conn, scope))
+
+
+def _dashboard(conn: Connection, scope: str) -> dict:
+    hh, members = _registry_counts(conn, scope)
     open_a = (Alert.region_code.startswith(scope), Alert.status == "open")
     by_rule = [{"rule_id": r, "count": n} for r, n in conn.execute(
         select(Alert.rule_id, func.count()).where(*open_a).group_by(Alert.rule_id).order_by(func.count().desc()))]

@@ -58,8 +58,11 @@ def _narrow(user: User, region: str | None) -> str:
 
 def dashboard_figures(conn, user: User, month: str | None, region: str | None = None) -> dict:
     """Figures + analysis sentences for the dashboard page and the API."""
+    from fangpin.web.queries import cached
+
     month = month or default_month(conn)
-    f = county_figures(conn, _narrow(user, region), month)
+    scope = _narrow(user, region)
+    f = cached(conn, ("county_figures", scope, month), lambda: county_figures(conn, scope, month))
     f["analysis"] = analysis(f)
     return f
 
