@@ -91,3 +91,25 @@ def test_web_requests_log_no_id_or_phone(caplog, tmp_path):
 
 def test_mask_pii_keeps_the_shape():
     assert mask_pii(f"id {IDS[0]}") == f"id {IDS[0][:3]}{'*' * 13}{IDS[0][-2:]}"
+
+
+def test_masking_keeps_the_record_shape_so_access_logs_still_format():
+    """uvicorn's access formatter unpacks ``record.args`` (client, method, path, version, status): the PII filter must
+    leave a clean record alone and mask a dirty one argument by argument (a regression: every access line failed to
+    format — 'cannot unpack non-iterable NoneType' — once the filter was installed)."""
+    from uvicorn.logging import AccessFormatter
+
+    from fangpin.security.logs import install
+
+    install()
+    fmt = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False)
+    log = logging.getLogger("uvicorn.access")
+    clean = log.makeRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                           ("127.0.0.1:5000", "GET", "/api/households?page=2", "1.1", 200), None)
+    assert isinstance(clean.args, tuple)
+    assert fmt.format(clean) == '127.0.0.1:5000 - "GET /api/households?page=2 HTTP/1.1" 200 OK'
+    dirty = log.makeRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                           ("127.0.0.1:5000", "GET", f"/api/lookup?id={IDS[0]}&tel={PHONES[0]}", "1.1", 200), None)
+    line = fmt.format(dirty)
+    assert isinstance(dirty.args, tuple) and line.endswith(" 200 OK")
+    assert all(s not in line for s in _secrets()) and "/api/lookup?id=" in line

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fangpin.registry.models import PK, Base
@@ -36,7 +36,7 @@ class MonitorRun(Base):
 class Alert(Base):
     __tablename__ = "alert"
     __table_args__ = (Index("ix_alert_household_rule_status", "household_id", "rule_id", "status"),
-                      Index("ix_alert_status_last_as_of", "status", text("last_as_of DESC"), "id"))
+                      Index("ix_alert_status_last_as_of", "status", "last_as_of", "id"))
     id: Mapped[int] = mapped_column(PK, primary_key=True, autoincrement=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), nullable=False)
     region_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)

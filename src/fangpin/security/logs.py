@@ -36,8 +36,17 @@ def contains_pii(text: str) -> bool:
     return _PATTERN.search(text) is not None
 
 
+def _mask_arg(v):
+    if isinstance(v, str):
+        return mask_pii(v)
+    if isinstance(v, (int, float, bool)) or v is None:
+        return mask_pii(str(v)) if contains_pii(str(v)) else v
+    t = str(v)
+    return mask_pii(t) if contains_pii(t) else v
+
+
 class PiiFilter(logging.Filter):
-    """Masks PII in ``record.msg``/``args`` (formats them once) and in the exception text."""
+    """Masks PII in ``record.msg``/``args`` and in the exception text. A record without PII is left as it is."""
 
     def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API
         try:
@@ -45,8 +54,24 @@ class PiiFilter(logging.Filter):
         except Exception:  # a broken format string: keep the raw message, masked
             msg = str(record.msg)
         masked = mask_pii(msg)
-        if masked != msg or record.args:
-            record.msg, record.args = masked, None
+        if masked != msg:
+            # keep the record's shape (formatters such as uvicorn's access log unpack ``args``): mask the message
+            # template and each argument; if PII still shows (split across arguments), fall back to the masked text
+            if record.args:
+                tmpl, args = record.msg, record.args
+                record.msg = mask_pii(tmpl) if isinstance(tmpl, str) else tmpl
+                if isinstance(args, dict):
+                    record.args = {k: _mask_arg(v) for k, v in args.items()}
+                else:
+                    record.args = tuple(_mask_arg(v) for v in args)
+                try:
+                    ok = not contains_pii(record.getMessage())
+                except Exception:
+                    ok = False
+                if not ok:
+                    record.msg, record.args = masked, None
+            else:
+                record.msg = masked
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

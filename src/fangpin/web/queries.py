@@ -163,7 +163,7 @@ def alert_rows(conn: Connection, scope: str, *, status: str | None = "open", hou
         q = q.where(a.c.household_id == household_id)
     if rule:
         q = q.where(a.c.rule_id == rule)
-    rows = conn.execute(q.order_by(a.c.last_as_of.desc(), a.c.id).limit(limit).offset(offset)).mappings().all()
+    rows = conn.execute(q.order_by(a.c.last_as_of.desc(), a.c.id.desc()).limit(limit).offset(offset)).mappings().all()
     return [{"id": r["id"], "hh_no": r["hh_no"], "region_code": r["region_code"], "rule_id": r["rule_id"],
              "risk_types": list(r["risk_types"] or []), "status": r["status"],
              "first_as_of": r["first_as_of"].isoformat(), "last_as_of": r["last_as_of"].isoformat(),

@@ -46,8 +46,8 @@ def upgrade() -> None:
     op.create_index('ix_household_current_valid_from', 'household_current', ['valid_from'])
     op.create_index('ix_member_current_valid_from', 'member_current', ['valid_from'])
     current.install_triggers(conn)
-    # the open-alert lists (newest first) of the web pages
-    op.create_index('ix_alert_status_last_as_of', 'alert', ['status', sa.text('last_as_of DESC'), 'id'])
+    # the open-alert lists of the web pages (newest first: the index read backwards)
+    op.create_index('ix_alert_status_last_as_of', 'alert', ['status', 'last_as_of', 'id'])
 
 
 def downgrade() -> None:
