@@ -15,7 +15,8 @@
   against `fangpin serve` on PostgreSQL (server and generator pinned to different cores) with a synthetic county
   of ``RELIABILITY_LOAD_HOUSEHOLDS`` households (default 376,000 ≈ 1M persons); ``load.persons`` records the size
   actually used. Needs PostgreSQL: FANGPIN_LOAD_PG_URL, else a throw-away server via scripts/pg.sh on port
-  ``RELIABILITY_PG_PORT`` (default 55446).
+  ``RELIABILITY_PG_PORT`` (default 55446). ``RELIABILITY_LOAD_REUSE=1`` with FANGPIN_LOAD_PG_URL reuses the county
+  an earlier run built there (its ``load_users.json`` in the work directory) instead of building it again.
 
 ``RELIABILITY_SKIP`` (comma list of access,schemathesis,fuzz,kill9,load) leaves steps out. Each step's figures are
 written to benchmarks/results.json as soon as it ends; a failing step is reported (traceback, and "FAILED" in
@@ -189,14 +190,25 @@ def _load(results: dict, work: Path, detail: dict) -> None:
     url = os.environ.get("FANGPIN_LOAD_PG_URL")
     pg_dir = work / "pg"
     started = False
+    users_file = work / "load_users.json"
+    reuse = os.environ.get("RELIABILITY_LOAD_REUSE") == "1" and url and users_file.exists()
     if not url:
         port = os.environ.get("RELIABILITY_PG_PORT", "55446")
+        # a server left running in pg_dir by an interrupted run would keep the port (and lose its directory)
+        subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), "stop", str(pg_dir)], check=False,
+                       capture_output=True)
         url = subprocess.run(["bash", str(ROOT / "scripts" / "pg.sh"), "start", str(pg_dir), port], check=True,
                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
         started = True
     try:
-        info = L.build(url, households, work / "load_users.json")
-        r = L.run(url, work / "load_users.json", users=int(os.environ.get("RELIABILITY_LOAD_USERS", "100")),
+        if reuse:  # the county built by an earlier run into FANGPIN_LOAD_PG_URL (building 1M persons takes ~15 min)
+            info = json.loads(users_file.read_text())
+            if int(info.get("households", -1)) != households:
+                raise RuntimeError(f"{users_file} describes {info.get('households')} households, not {households}: "
+                                   "unset RELIABILITY_LOAD_REUSE or point FANGPIN_LOAD_PG_URL at an empty database")
+        else:
+            info = L.build(url, households, users_file)
+        r = L.run(url, users_file, users=int(os.environ.get("RELIABILITY_LOAD_USERS", "100")),
                   seconds=int(os.environ.get("RELIABILITY_LOAD_SECONDS", "300")),
                   port=int(os.environ.get("RELIABILITY_WEB_PORT", "8046")), work=work / "load")
     finally:
