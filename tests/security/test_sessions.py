@@ -162,3 +162,23 @@ def test_purge_removes_only_sessions_that_ended_a_month_ago(app, engine):
         assert purge(conn) == 1
         assert purge(conn) == 0
     assert len(_rows(engine)) == 1
+
+
+def test_cli_passwd_and_disable_end_sessions(app, engine):
+    from fangpin.cli.main import app as cli
+
+    url = engine.url.render_as_string(hide_password=False)
+    c, _ = _api_login(app)
+    out = CliRunner().invoke(cli, ["users", "passwd", "alice", "--db", url], input="short\nshort\n")
+    assert out.exit_code == 1 and "8" in out.output  # too short: refused, bilingual, nothing changed
+    assert c.get("/api/me").status_code == 200
+    out = CliRunner().invoke(cli, ["users", "passwd", "alice", "--db", url], input="another-pass-3\nanother-pass-3\n")
+    assert out.exit_code == 0 and "1 session(s) revoked" in out.output, out.output
+    assert c.get("/api/me").status_code == 401
+    c, _ = _api_login(app, "alice", "another-pass-3")
+    out = CliRunner().invoke(cli, ["users", "disable", "alice", "--db", url])
+    assert out.exit_code == 0 and "1 session(s) revoked" in out.output
+    assert c.get("/api/me").status_code == 401
+    out = CliRunner().invoke(cli, ["users", "enable", "alice", "--db", url])
+    assert out.exit_code == 0
+    _api_login(app, "alice", "another-pass-3")
