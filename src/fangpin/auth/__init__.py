@@ -30,7 +30,7 @@ from fangpin.auth.models import AppUser
 from fangpin.issues import FangpinValueError, Issue
 
 __all__ = ["ROLES", "User", "AuthError", "create_user", "authenticate", "get_user", "seed_demo_users",
-           "hash_password", "verify_password"]
+           "hash_password", "verify_password", "set_password", "set_active", "user_by_name"]
 
 ROLES: dict[str, dict] = {
     "village_cadre": {"digits": 12, "records": True, "zh": "村级干部", "en": "Village cadre"},
@@ -138,6 +138,35 @@ def authenticate(conn: Connection, username: str, password: str) -> User | None:
 
 
 _DUMMY = _PH.hash("not-a-real-password")
+
+
+def user_by_name(conn: Connection, username: str):
+    """The ``app_user`` row (active or not) or a bilingual :class:`AuthError`."""
+    row = conn.execute(select(AppUser.__table__).where(AppUser.username == username)).first()
+    if row is None:
+        raise AuthError(Issue("AUTH_NO_USER", f"用户“{username}”不存在", f"No user {username!r}"))
+    return row
+
+
+def set_password(conn: Connection, username: str, password: str) -> int:
+    """Change a password and end every session of the account (a thief holding a cookie loses it with the old
+    password). Returns how many sessions were revoked."""
+    from fangpin.auth.sessions import revoke_user
+
+    if len(password) < 8:
+        raise AuthError(Issue("AUTH_WEAK_PASSWORD", "密码至少8位", "The password needs at least 8 characters"))
+    row = user_by_name(conn, username)
+    conn.execute(update(AppUser).where(AppUser.id == row.id).values(password_hash=hash_password(password)))
+    return revoke_user(conn, row.id, "password_changed")
+
+
+def set_active(conn: Connection, username: str, active: bool) -> int:
+    """Enable or disable an account; disabling ends every session of it. Returns how many sessions were revoked."""
+    from fangpin.auth.sessions import revoke_user
+
+    row = user_by_name(conn, username)
+    conn.execute(update(AppUser).where(AppUser.id == row.id).values(active=active))
+    return 0 if active else revoke_user(conn, row.id, "account_disabled")
 
 
 def seed_demo_users(conn: Connection, village_code: str, password: str = "fangpin-demo") -> list[dict]:

@@ -111,6 +111,32 @@ def keys_rotate(db: Optional[str] = DbOpt,
     print(json.dumps({"active": keyring().active, "reencrypted": counts}, indent=2))
 
 
+@keys_app.command("seal-landing")
+def keys_seal_landing(db: Optional[str] = DbOpt,
+                      landing: Optional[Path] = typer.Option(None, "--landing",
+                                                             help="Landing zone (default FANGPIN_LANDING_DIR or "
+                                                                  "<data home>/landing)")) -> None:
+    """Seal feed files landed before encryption existed (plaintext <feed>/<sha256><ext> → .enc, the importer's
+    format), re-point manifest.jsonl and the database's batches at them, then delete the plaintext. Kill-safe and
+    resumable: run it again after an interruption; with nothing left it changes nothing."""
+    from fangpin.exchange.feeds import landing_root
+    from fangpin.security import audit
+    from fangpin.security.landing import seal_landing
+
+    try:
+        engine = _engine(db)
+        rep = seal_landing(landing or landing_root(), engine)
+        if rep.sealed or rep.plaintext_removed or rep.manifest_entries or rep.batches:
+            with engine.begin() as conn:
+                audit.record(conn, _actor(), "keys.seal_landing", "landing", {
+                    k: v for k, v in rep.as_dict().items() if k != "left_alone"})
+    except FangpinValueError as e:
+        _fail(e)
+    print(json.dumps(rep.as_dict(), indent=2, ensure_ascii=False))
+    if rep.left_alone:
+        raise typer.Exit(1)
+
+
 @keys_app.command("retire")
 def keys_retire(kid: str = typer.Argument(..., help="Key id to remove from the key file"),
                 db: Optional[str] = DbOpt) -> None:

@@ -79,3 +79,95 @@ def users_seed_demo(
         rows = seed_demo_users(conn, village, password)
     for r in rows:
         console.print(f"{r['username']:<16} {r['password']:<14} {r['role']:<20} {r['region_code']}")
+
+
+def _users_engine(db):
+    from fangpin.db import upgrade
+
+    e = _engine(db)
+    upgrade(e)
+    return e
+
+
+def _fail(err) -> None:
+    console.print(f"[red]{err}[/red]")
+    raise typer.Exit(1)
+
+
+@users_app.command("passwd")
+def users_passwd(username: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """Set a new password (asked for); every session of the account ends (docs/SECURITY.md §5)."""
+    from fangpin.auth import AuthError, set_password
+
+    password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        with _users_engine(db).begin() as conn:
+            n = set_password(conn, username, password)
+    except AuthError as err:
+        _fail(err)
+    console.print(f"password of {username} changed; {n} session(s) revoked")
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """Disable an account (it can no longer log in); every session of it ends at once."""
+    from fangpin.auth import AuthError, set_active
+
+    try:
+        with _users_engine(db).begin() as conn:
+            n = set_active(conn, username, False)
+    except AuthError as err:
+        _fail(err)
+    console.print(f"user {username} disabled; {n} session(s) revoked")
+
+
+@users_app.command("enable")
+def users_enable(username: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """Enable a disabled account again (its old sessions stay revoked)."""
+    from fangpin.auth import AuthError, set_active
+
+    try:
+        with _users_engine(db).begin() as conn:
+            set_active(conn, username, True)
+    except AuthError as err:
+        _fail(err)
+    console.print(f"user {username} enabled")
+
+
+@users_app.command("sessions")
+def users_sessions(username: str = typer.Argument(...), all_: bool = typer.Option(False, "--all",
+                   help="Also ended sessions (revoked or expired, kept 30 days)"), db: Optional[str] = DbOpt) -> None:
+    """List the login sessions of an account: start, last use, absolute expiry, client address, state."""
+    from datetime import datetime
+
+    from fangpin.auth import AuthError, user_by_name
+    from fangpin.auth.sessions import list_sessions
+
+    now = datetime.now()
+    try:
+        with _users_engine(db).connect() as conn:
+            rows = list_sessions(conn, user_by_name(conn, username).id)
+    except AuthError as err:
+        _fail(err)
+    shown = [r for r in rows if all_ or r.live(now)]
+    console.print(f"{'session':<14} {'created':<19}  {'last seen':<19}  {'expires':<19}  {'client':<15} state")
+    for r in shown:
+        state = ("live" if r.live(now) else f"revoked ({r.revoked_reason})" if r.revoked_at else
+                 "expired" if now >= r.expires_at else "idle timeout")
+        console.print(f"{r.id_hash[:12]:<14} {r.created_at:%Y-%m-%d %H:%M:%S}  {r.last_seen_at:%Y-%m-%d %H:%M:%S}  "
+                      f"{r.expires_at:%Y-%m-%d %H:%M:%S}  {(r.client_addr or '-'):<15} {state}")
+    console.print(f"{sum(r.live(now) for r in rows)} live session(s) of {username}")
+
+
+@users_app.command("revoke")
+def users_revoke(username: str = typer.Argument(...), db: Optional[str] = DbOpt) -> None:
+    """End every session of an account now (e.g. a lost phone or a shared computer); the password stays."""
+    from fangpin.auth import AuthError, user_by_name
+    from fangpin.auth.sessions import revoke_user
+
+    try:
+        with _users_engine(db).begin() as conn:
+            n = revoke_user(conn, user_by_name(conn, username).id, "admin_revoke")
+    except AuthError as err:
+        _fail(err)
+    console.print(f"{n} session(s) of {username} revoked")

@@ -870,7 +870,10 @@ def replay(engine: Engine, *, landing_dir: Path | None = None, source: Engine | 
                 entries.append(e)
     out = []
     for e in entries:
-        rep = import_feed(engine, e["feed"], root / e["file"], filename=e["name"],
+        path = root / e["file"]
+        if not path.exists() and path.with_name(path.name + SEALED_SUFFIX).exists():
+            path = path.with_name(path.name + SEALED_SUFFIX)  # sealed since (`fangpin keys seal-landing`)
+        rep = import_feed(engine, e["feed"], path, filename=e["name"],
                           as_of=date.fromisoformat(e["as_of"]), recorded_at=datetime.fromisoformat(e["recorded_at"]),
                           landing_dir=root)
         out.append(rep)

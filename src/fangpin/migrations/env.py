@@ -11,6 +11,7 @@ import fangpin.jobs.models  # noqa: F401  (background jobs)
 import fangpin.programmes.models  # noqa: F401  (public-welfare jobs, project assets, resettlement sites)
 import fangpin.security.models  # noqa: F401  (hash-chained audit log)
 import fangpin.auth.throttle  # noqa: F401  (login lockout counters)
+import fangpin.auth.sessions  # noqa: F401  (server-side login sessions)
 
 config = context.config
 target_metadata = Base.metadata

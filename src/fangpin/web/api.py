@@ -110,7 +110,7 @@ def login(body: LoginIn, request: Request):
     if u is None:
         raise HTTPException(401, detail={"code": "AUTH_FAILED", "message_zh": "用户名或密码错误",
                                          "message_en": "Wrong username or password"})
-    sess = request.app.state.sessions.new(u.id)
+    sess = request.app.state.sessions.login(_engine(request), u.id, client_ip(request), request.state.session)
     request.state.new_session = sess
     return SessionOut(username=u.username, display_name=u.display_name, role=u.role, region_code=u.region_code,
                       csrf_token=sess["csrf"])
@@ -118,7 +118,8 @@ def login(body: LoginIn, request: Request):
 
 @router.delete("/session", status_code=204, tags=["auth"])
 def logout(request: Request, user: User = Depends(user_writer)):
-    request.state.new_session = request.app.state.sessions.new()
+    """Log out: the server-side session is revoked (a copy of the cookie is refused from now on)."""
+    request.state.new_session = request.app.state.sessions.logout(_engine(request), request.state.session)
     return Response(status_code=204)
 
 

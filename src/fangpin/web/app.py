@@ -17,10 +17,9 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
-from fangpin.auth import get_user
 from fangpin.cases import CaseConflict, CaseError
 from fangpin.web.i18n import DEFAULT, LANGS, translator
-from fangpin.web.session import COOKIE, Sessions
+from fangpin.web.session import COOKIE, Sessions, session_idle
 
 HERE = Path(__file__).parent
 
@@ -50,13 +49,9 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
                               "X-CSRF-Token header returned there.")
     app.state.engine = engine
     app.state.sessions = Sessions(secret_key or os.environ.get("FANGPIN_SECRET_KEY") or secrets.token_urlsafe(32),
-                                  secure=secure_cookies)
+                                  secure=secure_cookies, idle=session_idle())
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-
-    def _load_user(uid: int):
-        with engine.connect() as conn:
-            return get_user(conn, uid)
 
     @app.middleware("http")
     async def session_mw(request: Request, call_next):
@@ -65,11 +60,14 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
         fresh = sess is None
         if fresh:
             sess = sessions.new()
-        request.state.session = sess
         request.state.user = None
-        if sess.get("uid") is not None:
-            # a database call: off the event loop (a busy pool must not stall every other request)
-            request.state.user = await run_in_threadpool(_load_user, int(sess["uid"]))
+        if sess.get("sid"):
+            # server-side session check (one primary-key lookup, docs/SECURITY.md §5): off the event loop (a busy
+            # pool must not stall every other request)
+            request.state.user = await run_in_threadpool(sessions.user, engine, sess)
+            if request.state.user is None:  # revoked, expired or idle: anonymous from now on, new CSRF token
+                sess, fresh = sessions.new(), True
+        request.state.session = sess
         lang = request.query_params.get("lang") or request.cookies.get("lang") or DEFAULT
         request.state.lang = lang if lang in LANGS else DEFAULT
         request.state.t = translator(request.state.lang)

@@ -94,7 +94,8 @@ async def login_post(request: Request):
         return resp
     if u is None:
         return render(request, "login.html", 401, next=nxt, error=request.state.t("login_failed"))
-    request.state.new_session = request.app.state.sessions.new(u.id)  # new token: no session fixation
+    request.state.new_session = request.app.state.sessions.login(  # new session and token: no session fixation
+        request.app.state.engine, u.id, request.client.host if request.client else None, request.state.session)
     return RedirectResponse(nxt, status_code=303)
 
 
@@ -102,7 +103,8 @@ async def login_post(request: Request):
 async def logout(request: Request):
     form, ok = await _form(request)
     if ok:
-        request.state.new_session = request.app.state.sessions.new()
+        request.state.new_session = request.app.state.sessions.logout(request.app.state.engine,
+                                                                      request.state.session)
     return RedirectResponse("/login", status_code=303)
 
 

@@ -4,14 +4,14 @@ One row per household / person pointing at its latest version (fangpin.registry.
 backfilled from the version tables in this migration.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
