@@ -552,7 +552,8 @@ def render_table(results: dict, sizes: tuple[str, ...] | list[str] = DOC_SIZES) 
                     legacy_used = True
                 extra = []
                 if cpu and results.get(f"growth.{cpu}_{t}") is not None:
-                    extra.append(f"cpu {results[f'growth.{cpu}_{t}']:,.0f}")
+                    c = results[f"growth.{cpu}_{t}"]
+                    extra.append(f"cpu {c:,.1f} s" if c < 100 else f"cpu {c:,.0f} s")
                 if load and results.get(f"growth.{load}_{t}") is not None:
                     extra.append(f"load {results[f'growth.{load}_{t}']:.1f}")
                 if extra:
@@ -565,7 +566,7 @@ def render_table(results: dict, sizes: tuple[str, ...] | list[str] = DOC_SIZES) 
         notes.append("† = the scale part's older figure of the same measurement (`make bench PART=scale`; most of "
                      "them measured on the shared machine under load ≈ 20, the warm previews on a quiet one); no "
                      "growth run at that size yet.")
-    if results.get("growth.spark_parity") is not None:
+    if results.get("growth.spark_parity") is not None and any(f"growth.spark_seconds_{t}" in results for t in sizes):
         notes.append(f"Spark: cluster startup {_fmt(results.get('growth.spark_startup_seconds'), 1)} s; "
                      f"`growth.spark_parity` = {results['growth.spark_parity']:g} (1 = identical alerts to the "
                      "embedded run at the smallest Spark size).")

@@ -62,7 +62,7 @@ def test_update_doc_rewrites_only_between_markers(tmp_path):
     assert "## 6. Operator steps" in text and "## 3. Partitioning and skew" in text
     table = text.split("<!-- growth:table:begin -->")[1].split("<!-- growth:table:end -->")[0]
     assert "| 1M persons | 2M persons | 5M persons | 10M persons |" in table
-    assert "| monitoring run, DuckDB, features + all rules + alerts (s) | 4.0 (cpu 9) |" in table
+    assert "| monitoring run, DuckDB, features + all rules + alerts (s) | 4.0 (cpu 9.0 s) |" in table
     G.update_doc(_linear_results(), doc)  # idempotent
     assert doc.read_text(encoding="utf-8") == text
 
