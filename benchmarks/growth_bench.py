@@ -138,8 +138,11 @@ GOALS = {
     "growth.feed_import_rows": ("—", "data rows of the fixed civil-affairs feed"),
     "growth.roster_import_rows": ("—", "data rows (four files) of the fixed roster"),
 }
-for _t in sorted(set(DOC_SIZES) | set(_sizes("FANGPIN_GROWTH_SIZES", DEFAULT_SIZES))
-                 | set(_sizes("FANGPIN_GROWTH_SPARK_SIZES", "1m,2m")), key=persons):
+try:  # a mistyped size must not break run.py's discovery of the other parts (run() raises on it)
+    _goal_sizes = set(_sizes("FANGPIN_GROWTH_SIZES", DEFAULT_SIZES)) | set(_sizes("FANGPIN_GROWTH_SPARK_SIZES", "1m,2m"))
+except ValueError:
+    _goal_sizes = set()
+for _t in sorted(set(DOC_SIZES) | _goal_sizes, key=persons):
     for _k, (_d, _) in FIGURES.items():
         GOALS[f"growth.{_k}_{_t}"] = ("—", f"{_d}, {_t} persons")
 
