@@ -42,8 +42,7 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     opens: the ``explain_top`` share with the highest probability (the visit list; None = all rows) and, with
     ``explain_flagged``, every row with a rule flag (an alert). The rest — far down the list, no alert — get NaN
     contributions and the engine's profile_risk_type as 主要风险类型 (docs/RISK.md "Visit list")."""
-    X, _ = F.matrix(panel, model.features)
-    prob = model.predict(X)
+    prob = predict_panel(panel, model)
     n = len(prob)
     if explain_top is None or explain_top >= 1:
         sel = np.ones(n, bool)
@@ -61,10 +60,12 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     groups = np.full((n, len(names)), np.nan)
     top = pc.fill_null(panel["profile_risk_type"], "其他")
     if len(rows):
-        g, names = model.risk_type_contributions(X[rows], method)
+        # the matrix of the explained rows only (the full matrix was never held, see predict_panel)
+        X, _ = F.matrix(panel.select(F.source_columns(panel)).take(pa.array(rows)), model.features)
+        g, names = model.risk_type_contributions(X, method)
         groups[rows] = g
         fallback = top.take(pa.array(rows)).to_pylist()
-        types = model.top_risk_type(X[rows], fallback, grouped=g)
+        types = model.top_risk_type(X, fallback, grouped=g)
         mask = np.zeros(n, bool)
         mask[rows] = True
         top = pc.replace_with_mask(top.combine_chunks() if isinstance(top, pa.ChunkedArray) else top,
@@ -75,6 +76,37 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     for j, nm in enumerate(names):
         cols[f"contrib_{nm}"] = pa.array(np.round(groups[:, j], 6))
     return pa.table(cols)
+
+
+SCORE_CHUNK = 1 << 17  # rows per model-matrix chunk (131,072 × ~63 features × 8 bytes ≈ 66 MB per buffer)
+
+
+def predict_panel(panel: pa.Table, model: RiskModel, chunk: int = SCORE_CHUNK) -> np.ndarray:
+    """Calibrated probabilities for every row, streaming the panel through two reused matrix buffers: while
+    LightGBM scores one chunk (its C code runs without the GIL, on its own threads) the next chunk's matrix is
+    filled. Same values as ``model.predict(F.matrix(panel)[0])`` — each row is scored on its own — without ever
+    allocating a matrix of every household (1.9 GB at 10M persons, whose page faults alone cost seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = panel.num_rows
+    prob = np.empty(n)
+    if n == 0:
+        return prob
+    k = len(model.features)
+    bufs = [np.empty((min(chunk, n), k)) for _ in range(2 if n > chunk else 1)]
+
+    def run(X: np.ndarray, a: int) -> None:
+        prob[a:a + len(X)] = model.predict(X)
+
+    with ThreadPoolExecutor(1) as ex:
+        pending = None
+        for i, a in enumerate(range(0, n, chunk)):
+            X, _ = F.matrix(panel.slice(a, chunk), model.features, out=bufs[i % len(bufs)])
+            if pending is not None:
+                pending.result()  # the chunk before used the other buffer; the one before that is done
+            pending = ex.submit(run, X, a)
+        pending.result()
+    return prob
 
 
 def score(snapshot: Snapshot, as_of: date, model: RiskModel, *, panel: pa.Table | None = None,
@@ -109,4 +141,4 @@ def write_scores_csv(path: Path, scores: pa.Table, alerts: list[E.Alert]) -> Pat
     return path
 
 
-__all__ = ["score", "score_panel", "write_scores_csv", "CSV_HEADERS"]
+__all__ = ["score", "score_panel", "predict_panel", "write_scores_csv", "CSV_HEADERS"]
