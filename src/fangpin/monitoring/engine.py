@@ -350,19 +350,27 @@ def alerts_from_flags(features: pa.Table, rules: RuleSet, snapshot_fp: str) -> l
     return out
 
 
-def run(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
-        rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
-        households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> RunResult:
+def features(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
+             rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
+             households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Features + one flag per rule as of ``as_of`` (the first half of ``run``, before the alert objects)."""
     pset = pset or load_parameters()
     rules = rules or load_rules()
     asof = asof_table([as_of])
     params = params_table(pset, provinces_in(snapshot), [as_of], overrides)
     if engine == "duckdb":
-        feats = run_duckdb(snapshot, asof, params, rules, households=households, extra_tables=extra_tables)
-    elif engine == "spark":
-        feats = run_spark(snapshot, asof, params, rules, spark=spark)
-    else:
-        raise ValueError(f"unknown engine {engine!r} (duckdb | spark)")
+        return run_duckdb(snapshot, asof, params, rules, households=households, extra_tables=extra_tables)
+    if engine == "spark":
+        return run_spark(snapshot, asof, params, rules, spark=spark)
+    raise ValueError(f"unknown engine {engine!r} (duckdb | spark)")
+
+
+def run(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
+        rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
+        households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> RunResult:
+    rules = rules or load_rules()
+    feats = features(snapshot, as_of, engine=engine, pset=pset, rules=rules, overrides=overrides, spark=spark,
+                     households=households, extra_tables=extra_tables)
     return RunResult(feats, alerts_from_flags(feats, rules, snapshot.fingerprint))
 
 
@@ -373,6 +381,6 @@ def alerts_as_json(alerts: list[Alert]) -> list[dict]:
              "rules_version": a.rules_version, "snapshot": a.snapshot} for a in alerts]
 
 
-__all__ = ["Rule", "RuleSet", "load_rules", "compile_sql", "run", "run_duckdb", "run_spark", "asof_table",
+__all__ = ["Rule", "RuleSet", "load_rules", "compile_sql", "run", "features", "run_duckdb", "run_spark", "asof_table",
            "params_table", "alerts_digest", "alerts_from_flags", "Alert", "RunResult", "spark_session",
            "alerts_as_json", "json"]
