@@ -132,6 +132,14 @@ def test_compiled_trees_predict_exactly_what_lightgbm_predicts(trained):
         assert np.array_equal(ct.raw(M_), model.booster.predict(M_, raw_score=True))
         assert np.array_equal(ct.probability(M_), model.booster.predict(M_))
         assert np.array_equal(ct.leaves(M_), model.booster.predict(M_, pred_leaf=True))
+    # path attribution through the compiled leaf sums = through LightGBM's pred_leaf and numpy gathers
+    G, _ = model._group_matrix()
+    fast = model.path_contributions(Z, project=G)
+    model._compiled_trees = None  # force the LightGBM route
+    try:
+        assert np.array_equal(fast, model.path_contributions(Z, project=G))
+    finally:
+        del model._compiled_trees
 
 
 def test_streamed_scoring_and_the_overlapped_full_run_equal_the_plain_ones(county, trained, monkeypatch):

@@ -49,6 +49,18 @@ class CompiledTrees:
         _kernels()[1](raw, self.sigmoid, out)
         return out
 
+    def leaf_sums(self, X: np.ndarray, table: np.ndarray) -> np.ndarray:
+        """(n, k): per row, the sum over trees (in tree order) of ``table[global leaf index]`` — path attribution
+        (model.path_contributions) without materialising the (n, n_trees) leaf matrix; the same additions in the
+        same order as summing ``table[leaves[:, t] + offsets[t]]`` tree by tree, so the same floats."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        table = np.ascontiguousarray(table, dtype=np.float64)
+        out = np.empty((len(X), table.shape[1]))
+        with _LOCK:
+            _kernels()[3](X, self.roots, self.feat, self.thr, self.dleft, self.mtype, self.left, self.right,
+                          table, out)
+        return out
+
     def leaves(self, X: np.ndarray) -> np.ndarray:
         """(n, n_trees) leaf index within each tree — LightGBM's ``pred_leaf``."""
         X = np.ascontiguousarray(X, dtype=np.float64)
@@ -175,7 +187,18 @@ def _compile():
             for t in range(roots.shape[0]):
                 out[i, t] = leaf_of(X, i, roots[t], feat, thr, dleft, mtype, left, right) - leaf_offsets[t]
 
-    return raw_kernel, sigmoid_kernel, leaf_kernel
+    @njit(parallel=True, cache=True)
+    def leaf_sum_kernel(X, roots, feat, thr, dleft, mtype, left, right, table, out):
+        k = table.shape[1]
+        for i in prange(X.shape[0]):
+            for j in range(k):
+                out[i, j] = 0.0
+            for t in range(roots.shape[0]):
+                leaf = leaf_of(X, i, roots[t], feat, thr, dleft, mtype, left, right)
+                for j in range(k):
+                    out[i, j] += table[leaf, j]
+
+    return raw_kernel, sigmoid_kernel, leaf_kernel, leaf_sum_kernel
 
 
 __all__ = ["CompiledTrees", "compile_trees"]

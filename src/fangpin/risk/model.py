@@ -136,10 +136,12 @@ class RiskModel:
         n = len(X)
         out = np.empty((n, table.shape[1] + 1))
         out[:, -1] = bias
+        ct = self.compiled()
+        if ct is not None and np.array_equal(offsets, ct.leaf_offsets):
+            out[:, :-1] = ct.leaf_sums(X, table)  # compiled: same sums, same order (risk/fastpredict.py)
+            return out
         for a in range(0, n, chunk):
-            ct = self.compiled()
-            leaf = (ct.leaves(X[a:a + chunk]) if ct is not None
-                    else np.asarray(self.booster.predict(X[a:a + chunk], pred_leaf=True), dtype=np.int64))
+            leaf = np.asarray(self.booster.predict(X[a:a + chunk], pred_leaf=True), dtype=np.int64)
             idx = leaf + offsets[None, :leaf.shape[1]]
             acc = np.zeros((len(idx), table.shape[1]))
             for t in range(idx.shape[1]):
