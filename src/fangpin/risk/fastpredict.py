@@ -142,14 +142,17 @@ def _kernels():
         return _KERNELS
     with _COMPILE_LOCK:
         if _KERNELS is None:
-            _KERNELS = _compile()
+            try:
+                _KERNELS = _compile(cache=True)
+            except RuntimeError:  # no writable cache location (read-only install and home): compile each time
+                _KERNELS = _compile(cache=False)
     return _KERNELS
 
 
 _COMPILE_LOCK = threading.Lock()
 
 
-def _compile():
+def _compile(cache: bool):
     from numba import njit, prange
 
     @njit(inline="always")
@@ -168,7 +171,7 @@ def _compile():
             node = left[node] if go_left else right[node]
         return ~node
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True, cache=cache)
     def raw_kernel(X, roots, feat, thr, dleft, mtype, left, right, leaf_value, out):
         for i in prange(X.shape[0]):
             s = 0.0
@@ -176,18 +179,18 @@ def _compile():
                 s += leaf_value[leaf_of(X, i, roots[t], feat, thr, dleft, mtype, left, right)]
             out[i] = s
 
-    @njit(cache=True)
+    @njit(cache=cache)
     def sigmoid_kernel(raw, sigmoid, out):
         for i in range(raw.shape[0]):
             out[i] = 1.0 / (1.0 + math.exp(-sigmoid * raw[i]))
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True, cache=cache)
     def leaf_kernel(X, roots, feat, thr, dleft, mtype, left, right, leaf_offsets, out):
         for i in prange(X.shape[0]):
             for t in range(roots.shape[0]):
                 out[i, t] = leaf_of(X, i, roots[t], feat, thr, dleft, mtype, left, right) - leaf_offsets[t]
 
-    @njit(parallel=True, cache=True)
+    @njit(parallel=True, cache=cache)
     def leaf_sum_kernel(X, roots, feat, thr, dleft, mtype, left, right, table, out):
         k = table.shape[1]
         for i in prange(X.shape[0]):
