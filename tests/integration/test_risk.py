@@ -111,6 +111,58 @@ def test_visit_list_explains_the_top_share_and_every_flagged_household(county, t
     assert set(scores["top_risk_type"].to_pylist()) <= OFFICIAL
 
 
+def test_compiled_trees_predict_exactly_what_lightgbm_predicts(trained):
+    """risk/fastpredict.py walks the trees itself (monitoring at 10M persons): raw scores, probabilities and leaf
+    indices must be LightGBM's, bit for bit — also for NaN, zeros, tiny values, -0.0 and values equal to a split
+    threshold (LightGBM's missing-value and zero rules)."""
+    model, panel, *_ = trained
+    ct = model.compiled()
+    assert ct is not None  # numerical splits only: compiled
+    X, _ = F.matrix(panel, model.features)
+    rng = np.random.default_rng(4)
+    Z = X[rng.integers(0, len(X), 4000)].copy()
+    Z[rng.random(Z.shape) < 0.2] = np.nan
+    Z[rng.random(Z.shape) < 0.1] = 0.0
+    Z[rng.random(Z.shape) < 0.05] = 1e-40
+    Z[rng.random(Z.shape) < 0.05] = -0.0
+    for _ in range(3000):
+        k = rng.integers(0, len(ct.thr))
+        Z[rng.integers(0, len(Z)), ct.feat[k]] = ct.thr[k]
+    for M_ in (X, Z):
+        assert np.array_equal(ct.raw(M_), model.booster.predict(M_, raw_score=True))
+        assert np.array_equal(ct.probability(M_), model.booster.predict(M_))
+        assert np.array_equal(ct.leaves(M_), model.booster.predict(M_, pred_leaf=True))
+    # path attribution through the compiled leaf sums = through LightGBM's pred_leaf and numpy gathers
+    G, _ = model._group_matrix()
+    fast = model.path_contributions(Z, project=G)
+    model._compiled_trees = None  # force the LightGBM route
+    try:
+        assert np.array_equal(fast, model.path_contributions(Z, project=G))
+    finally:
+        del model._compiled_trees
+
+
+def test_streamed_scoring_and_the_overlapped_full_run_equal_the_plain_ones(county, trained, monkeypatch):
+    """predict_panel (chunked matrix, two buffers) = model.predict on the whole matrix; monitor_and_score
+    (alerts and scoring at the same time) = engine.run then score_panel."""
+    from fangpin.risk.score import monitor_and_score, predict_panel
+
+    snap, _ = county
+    model, *_ = trained
+    d = date(2024, 6, 30)
+    panel = F.panel(snap, [d])
+    X, _ = F.matrix(panel, model.features)
+    assert np.array_equal(predict_panel(panel, model, chunk=97), model.predict(X))
+    res, scores = monitor_and_score(snap, d, model)
+    plain = E.run(snap, d)
+    assert res.digest == plain.digest and res.features.equals(plain.features)
+    assert [E.alerts_as_json([a]) for a in res.alerts] == [E.alerts_as_json([a]) for a in plain.alerts]
+    ref = score_panel(plain.features, model)
+    for c in ref.column_names:
+        a, b = ref[c].to_numpy(zero_copy_only=False), scores[c].to_numpy(zero_copy_only=False)
+        assert (np.array_equal(a, b, equal_nan=True) if a.dtype.kind == "f" else (a == b).all()), c
+
+
 def test_artefact_round_trip_with_fingerprint(trained, tmp_path):
     model, panel, _, truth = trained
     model.save(tmp_path / "m")

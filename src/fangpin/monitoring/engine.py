@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlglot
@@ -209,7 +210,9 @@ def run_duckdb(snapshot: Snapshot, asof: pa.Table, params: pa.Table, rules: Rule
                     f"{snapshot.path('household_version')}') v SEMI JOIN only_hh o ON o.household_id = v.household_id")
     con.register("asof_dates", asof)
     con.register("params", params)
-    out = con.sql(compile_sql(rules, "duckdb")).to_arrow_table()
+    # sorted by DuckDB (in parallel, in its own buffers) so that _normalise need not copy every column again with
+    # Arrow's single-threaded take — at 10M persons that copy alone cost ~10 CPU-seconds (docs/RISK.md)
+    out = con.sql(compile_sql(rules, "duckdb") + "\nORDER BY as_of, household_id").to_arrow_table()
     con.close()
     return _normalise(out)
 
@@ -271,7 +274,11 @@ def _normalise(t: pa.Table) -> pa.Table:
             col = col.cast(pa.date32()) if pa.types.is_date(col.type) else col.cast(pa.timestamp("us"))
         cols[name] = col
     out = pa.table(cols)
-    return out.sort_by([("as_of", "ascending"), ("household_id", "ascending")])
+    order = pc.sort_indices(out, sort_keys=[("as_of", "ascending"), ("household_id", "ascending")])
+    if len(order) == 0 or bool(pc.all(pc.equal(order, pa.array(np.arange(len(order), dtype=np.uint64)))).as_py()):
+        return out  # already in order (run_duckdb sorts in the query): no copy of every column
+    # one contiguous chunk per column before the take: Arrow's take across many chunks costs several times more
+    return out.combine_chunks().take(order)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -319,14 +326,15 @@ def _json_value(v):
 def alerts_from_flags(features: pa.Table, rules: RuleSet, snapshot_fp: str) -> list[Alert]:
     out: list[Alert] = []
     for r in rules.rules:
-        hit = features.filter(pc.field(r.flag))
-        if hit.num_rows == 0:
-            continue
         cols = ["as_of", "household_id", "hh_no", "region_code", "param_version", *r.compares, *r.sources]
         if r.risk_type_column:
             cols.append(r.risk_type_column)
         seen = set()
         cols = [c for c in cols if not (c in seen or seen.add(c))]
+        # filter only the columns the alert needs (not all ~90 feature columns), once per rule
+        hit = features.select(cols).filter(pc.fill_null(features[r.flag], False))
+        if hit.num_rows == 0:
+            continue
         # column-wise conversion (one to_pylist per column, not per row): 10× fewer Python objects to build
         v = {c: hit[c].to_pylist() for c in cols}
         fixed = list(r.risk_types)
@@ -342,19 +350,27 @@ def alerts_from_flags(features: pa.Table, rules: RuleSet, snapshot_fp: str) -> l
     return out
 
 
-def run(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
-        rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
-        households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> RunResult:
+def features(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
+             rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
+             households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> pa.Table:
+    """Features + one flag per rule as of ``as_of`` (the first half of ``run``, before the alert objects)."""
     pset = pset or load_parameters()
     rules = rules or load_rules()
     asof = asof_table([as_of])
     params = params_table(pset, provinces_in(snapshot), [as_of], overrides)
     if engine == "duckdb":
-        feats = run_duckdb(snapshot, asof, params, rules, households=households, extra_tables=extra_tables)
-    elif engine == "spark":
-        feats = run_spark(snapshot, asof, params, rules, spark=spark)
-    else:
-        raise ValueError(f"unknown engine {engine!r} (duckdb | spark)")
+        return run_duckdb(snapshot, asof, params, rules, households=households, extra_tables=extra_tables)
+    if engine == "spark":
+        return run_spark(snapshot, asof, params, rules, spark=spark)
+    raise ValueError(f"unknown engine {engine!r} (duckdb | spark)")
+
+
+def run(snapshot: Snapshot, as_of: date, *, engine: str = "duckdb", pset: ParameterSet | None = None,
+        rules: RuleSet | None = None, overrides: dict | None = None, spark=None,
+        households: pa.Array | None = None, extra_tables: dict[str, pa.Table] | None = None) -> RunResult:
+    rules = rules or load_rules()
+    feats = features(snapshot, as_of, engine=engine, pset=pset, rules=rules, overrides=overrides, spark=spark,
+                     households=households, extra_tables=extra_tables)
     return RunResult(feats, alerts_from_flags(feats, rules, snapshot.fingerprint))
 
 
@@ -365,6 +381,6 @@ def alerts_as_json(alerts: list[Alert]) -> list[dict]:
              "rules_version": a.rules_version, "snapshot": a.snapshot} for a in alerts]
 
 
-__all__ = ["Rule", "RuleSet", "load_rules", "compile_sql", "run", "run_duckdb", "run_spark", "asof_table",
+__all__ = ["Rule", "RuleSet", "load_rules", "compile_sql", "run", "features", "run_duckdb", "run_spark", "asof_table",
            "params_table", "alerts_digest", "alerts_from_flags", "Alert", "RunResult", "spark_session",
            "alerts_as_json", "json"]

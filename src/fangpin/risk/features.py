@@ -80,8 +80,12 @@ def _eq(col, value: str) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.equal(col, value), False).to_numpy(zero_copy_only=False), dtype=float)
 
 
-def matrix(t: pa.Table, feature_names: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """The model matrix (float, NaN = missing) from an engine panel; column order = ``feature_names``."""
+def matrix(t: pa.Table, feature_names: list[str] | None = None, *, out: np.ndarray | None = None
+           ) -> tuple[np.ndarray, list[str]]:
+    """The model matrix (float, NaN = missing) from an engine panel; column order = ``feature_names``.
+    ``out``: a C-ordered float64 buffer of at least ``len(t)`` rows to fill (the first ``len(t)`` rows are
+    returned) — lets a caller stream a big panel through one reused buffer (risk/score.py) instead of allocating
+    a matrix of every household."""
     line = _f(t, "monitoring_line")
     size = np.maximum(_f(t, "size"), 1)
     cols: dict[str, np.ndarray] = {}
@@ -117,7 +121,26 @@ def matrix(t: pa.Table, feature_names: list[str] | None = None) -> tuple[np.ndar
     missing = [n for n in names if n not in cols]
     if missing:
         raise KeyError(f"features not in the engine output: {missing}")
-    return np.column_stack([cols[n] for n in names]), names
+    if out is None:
+        return np.column_stack([cols[n] for n in names]), names
+    X = out[:t.num_rows]
+    for j, n in enumerate(names):
+        X[:, j] = cols[n]
+    return X, names
 
 
-__all__ = ["panel", "matrix", "RISK_GROUPS", "RISK_TYPES", "INCOME_GROUP"]
+def source_columns(t: pa.Table) -> list[str]:
+    """The panel columns ``matrix`` reads (to take a subset of rows without copying every feature column)."""
+    fixed = {"monitoring_line", "size", "n_labour", "n_skilled", "n_weak_labour", "n_serious_ill", "n_chronic",
+             "n_disabled", "n_severe_disabled", "n_migrant", "n_students_post", "n_compulsory_age", "n_elderly",
+             "n_children", "n_not_insured", "income_months", "income_drop_ratio", "income_trend_3m",
+             "months_since_income", "head_age", "member_changes_6m", "member_exits_6m", "new_serious_ill_6m",
+             "new_disabled_6m", "dept_med_oop_12m", "dept_job_loss_6m", "dept_disaster_6m", "dept_disaster_loss_6m",
+             "dept_house_cd_6m", "dept_dropout_6m", "dept_disability_6m", "dept_death_6m", "dept_water_6m",
+             "claims_12m", "edu_12m", "housing_unsafe", "dropout", "water_unsafe", "uninsured_member", "relocated",
+             "hh_type", "income_source", "pc_net_12m", "pc_net_prev_12m", "ref_pc_12m", "net_12m", "oop_12m",
+             "as_of"}
+    return [c for c in t.column_names if c in fixed or c.startswith("r_")]
+
+
+__all__ = ["panel", "matrix", "source_columns", "RISK_GROUPS", "RISK_TYPES", "INCOME_GROUP"]

@@ -81,10 +81,24 @@ class RiskModel:
     meta: dict = field(default_factory=dict)
 
     # ---- prediction -------------------------------------------------------------------------------------------
+    def compiled(self):
+        """The trees compiled for fast prediction (risk/fastpredict.py; identical results), or None → LightGBM."""
+        if not hasattr(self, "_compiled_trees"):
+            from fangpin.risk.fastpredict import compile_trees
+
+            self._compiled_trees = compile_trees(self.booster)
+        return self._compiled_trees
+
     def raw(self, X: np.ndarray) -> np.ndarray:
+        ct = self.compiled()
+        if ct is not None:
+            return ct.probability(X)
         return np.asarray(self.booster.predict(X, raw_score=False), float)
 
     def logit(self, X: np.ndarray) -> np.ndarray:
+        ct = self.compiled()
+        if ct is not None:
+            return ct.raw(X)
         return np.asarray(self.booster.predict(X, raw_score=True), float)
 
     def calibrate(self, p_raw: np.ndarray) -> np.ndarray:
@@ -122,6 +136,10 @@ class RiskModel:
         n = len(X)
         out = np.empty((n, table.shape[1] + 1))
         out[:, -1] = bias
+        ct = self.compiled()
+        if ct is not None and np.array_equal(offsets, ct.leaf_offsets):
+            out[:, :-1] = ct.leaf_sums(X, table)  # compiled: same sums, same order (risk/fastpredict.py)
+            return out
         for a in range(0, n, chunk):
             leaf = np.asarray(self.booster.predict(X[a:a + chunk], pred_leaf=True), dtype=np.int64)
             idx = leaf + offsets[None, :leaf.shape[1]]

@@ -42,8 +42,7 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     opens: the ``explain_top`` share with the highest probability (the visit list; None = all rows) and, with
     ``explain_flagged``, every row with a rule flag (an alert). The rest — far down the list, no alert — get NaN
     contributions and the engine's profile_risk_type as 主要风险类型 (docs/RISK.md "Visit list")."""
-    X, _ = F.matrix(panel, model.features)
-    prob = model.predict(X)
+    prob = predict_panel(panel, model)
     n = len(prob)
     if explain_top is None or explain_top >= 1:
         sel = np.ones(n, bool)
@@ -61,10 +60,12 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     groups = np.full((n, len(names)), np.nan)
     top = pc.fill_null(panel["profile_risk_type"], "其他")
     if len(rows):
-        g, names = model.risk_type_contributions(X[rows], method)
+        # the matrix of the explained rows only (the full matrix was never held, see predict_panel)
+        X, _ = F.matrix(panel.select(F.source_columns(panel)).take(pa.array(rows)), model.features)
+        g, names = model.risk_type_contributions(X, method)
         groups[rows] = g
         fallback = top.take(pa.array(rows)).to_pylist()
-        types = model.top_risk_type(X[rows], fallback, grouped=g)
+        types = model.top_risk_type(X, fallback, grouped=g)
         mask = np.zeros(n, bool)
         mask[rows] = True
         top = pc.replace_with_mask(top.combine_chunks() if isinstance(top, pa.ChunkedArray) else top,
@@ -77,11 +78,66 @@ def score_panel(panel: pa.Table, model: RiskModel, *, explain_top: float | None 
     return pa.table(cols)
 
 
+SCORE_CHUNK = 1 << 17  # rows per model-matrix chunk (131,072 × ~63 features × 8 bytes ≈ 66 MB per buffer)
+
+
+def predict_panel(panel: pa.Table, model: RiskModel, chunk: int = SCORE_CHUNK) -> np.ndarray:
+    """Calibrated probabilities for every row, streaming the panel through two reused matrix buffers: while
+    LightGBM scores one chunk (its C code runs without the GIL, on its own threads) the next chunk's matrix is
+    filled. Same values as ``model.predict(F.matrix(panel)[0])`` — each row is scored on its own — without ever
+    allocating a matrix of every household (1.9 GB at 10M persons, whose page faults alone cost seconds)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = panel.num_rows
+    prob = np.empty(n)
+    if n == 0:
+        return prob
+    k = len(model.features)
+    bufs = [np.empty((min(chunk, n), k)) for _ in range(2 if n > chunk else 1)]
+
+    def run(X: np.ndarray, a: int) -> None:
+        prob[a:a + len(X)] = model.predict(X)
+
+    with ThreadPoolExecutor(1) as ex:
+        pending = None
+        for i, a in enumerate(range(0, n, chunk)):
+            X, _ = F.matrix(panel.slice(a, chunk), model.features, out=bufs[i % len(bufs)])
+            if pending is not None:
+                pending.result()  # the chunk before used the other buffer; the one before that is done
+            pending = ex.submit(run, X, a)
+        pending.result()
+    return prob
+
+
 def score(snapshot: Snapshot, as_of: date, model: RiskModel, *, panel: pa.Table | None = None,
           explain_top: float | None = EXPLAIN_TOP) -> pa.Table:
     """Score every household of the snapshot as of ``as_of`` (features from the engine, no later data)."""
     panel = panel if panel is not None else F.panel(snapshot, [as_of])
     return score_panel(panel, model, explain_top=explain_top)
+
+
+def monitor_and_score(snapshot: Snapshot, as_of: date, model: RiskModel, *, rules: E.RuleSet | None = None,
+                      timings: dict | None = None, **engine_kw) -> tuple[E.RunResult, pa.Table]:
+    """The full monitoring run: ``engine.run`` (features + rules + alert objects) and ``score_panel`` on its
+    feature table, with the scoring (Arrow/numpy/LightGBM, mostly outside the GIL) on a worker thread while this
+    thread builds the alert objects (pure Python) — the two halves keep both cores busy instead of taking turns.
+    Same results as running them one after the other. ``timings`` (optional dict) receives the seconds from the
+    start at which the features, the alerts and the scores were ready."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.perf_counter()
+    rules = rules or E.load_rules()
+    feats = E.features(snapshot, as_of, rules=rules, **engine_kw)
+    t_feat = time.perf_counter() - t0
+    with ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(score_panel, feats, model)
+        alerts = E.alerts_from_flags(feats, rules, snapshot.fingerprint)
+        t_alerts = time.perf_counter() - t0
+        scores = fut.result()
+    if timings is not None:
+        timings.update({"features": t_feat, "alerts": t_alerts, "scores": time.perf_counter() - t0})
+    return E.RunResult(feats, alerts), scores
 
 
 def write_scores_csv(path: Path, scores: pa.Table, alerts: list[E.Alert]) -> Path:
@@ -109,4 +165,4 @@ def write_scores_csv(path: Path, scores: pa.Table, alerts: list[E.Alert]) -> Pat
     return path
 
 
-__all__ = ["score", "score_panel", "write_scores_csv", "CSV_HEADERS"]
+__all__ = ["score", "score_panel", "predict_panel", "monitor_and_score", "write_scores_csv", "CSV_HEADERS"]
