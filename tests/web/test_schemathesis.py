@@ -56,3 +56,19 @@ def test_tampered_case_form_is_refused_cleanly(app, fx):
                                                      "expected_version": version, "payload": "{}"},
                        follow_redirects=False)
             assert 400 <= r.status_code < 500, (version, r.status_code)
+
+
+def test_dates_at_the_ends_of_the_calendar_and_before_the_policy_are_client_errors(app):
+    """What `make reliability` (100 examples per operation) found: months in year 0, dates in year 1 and an as-of
+    date before any policy value was in force answered 500 (ValueError: year 0 is out of range,
+    ParameterLookupError). They are request errors: 422 with a bilingual message."""
+    with TestClient(app) as c:
+        c.post("/api/session", json={"username": "m_county", "password": PASSWORD})
+        for path in ("/api/dashboard/figures?month=0000-03", "/api/dashboard/alerts-by-area?month=0000-03",
+                     "/api/dashboard/analysis?month=0000-08", "/api/programmes/assets?on=0001-01-01",
+                     "/api/programmes/assets/summary?on=0001-01-01", "/api/preview?as_of=0001-01-01&rule=INC-LINE",
+                     "/api/preview?as_of=2000-03-01&when=", "/api/programmes/sites?on=9999-12-31"):
+            r = c.get(path)
+            assert r.status_code == 422, (path, r.status_code, r.text[:300])
+            body = r.json()
+            assert body.get("message_zh") or body.get("detail"), path

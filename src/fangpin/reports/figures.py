@@ -49,12 +49,12 @@ def parse_month(month: str) -> tuple[int, int]:
     try:
         y, m = month.split("-")
         y_, m_ = int(y), int(m)
-        if len(y) != 4 or not 1 <= m_ <= 12:
+        if len(y) != 4 or not 1 <= m_ <= 12 or not 1900 <= y_ <= 2999:  # series step back a year from here
             raise ValueError
         return y_, m_
     except ValueError:
-        raise ReportInputError(Issue("REPORT_BAD_MONTH", f"月份“{month}”格式应为 YYYY-MM(如 2024-12)",
-                                     f"Month {month!r} must be YYYY-MM (e.g. 2024-12)")) from None
+        raise ReportInputError(Issue("REPORT_BAD_MONTH", f"月份“{month}”格式应为 YYYY-MM(如 2024-12，年份 1900–2999)",
+                                     f"Month {month!r} must be YYYY-MM (e.g. 2024-12; years 1900-2999)")) from None
 
 
 def month_bounds(month: str) -> tuple[date, date]:

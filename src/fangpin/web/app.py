@@ -99,6 +99,16 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
                              "message": "请求中的数值超出允许范围 / A value in the request is out of range"},
                             status_code=422)
 
+    from fangpin.policy.params import ParameterLookupError
+
+    @app.exception_handler(ParameterLookupError)
+    async def _no_parameter(request: Request, e: ParameterLookupError):
+        # a date (or region) for which no policy value is in force: the request asks outside the policy's range
+        text = str(e)
+        en, _, zh = text.partition(" / ")
+        return JSONResponse({"code": "PARAMETER_NOT_IN_FORCE", "message_zh": zh or text, "message_en": en,
+                             "message": text}, status_code=422)
+
     @app.exception_handler(PoolTimeout)
     async def _busy(request: Request, e: Exception):
         # every database connection busy for 30 s: overloaded, not broken — say so, and when to retry

@@ -6,6 +6,8 @@ pages). Form field names are stable (browser journeys drive them)."""
 from __future__ import annotations
 
 from datetime import date
+
+from fangpin.web.types import DateIn
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -72,13 +74,13 @@ class HelperIn(BaseModel):
     name: str
     unit: str
     phone: str | None = None
-    start_date: date
+    start_date: DateIn
 
 
 class MeasureIn(BaseModel):
     category: str = Field(description="measure_categories code or name, e.g. INDUSTRY / 产业帮扶")
-    start_date: date
-    end_date: date | None = None
+    start_date: DateIn
+    end_date: DateIn | None = None
     subtype: str | None = Field(None, description="assistance_types (低保/特困/低保边缘/临时救助) for 综合保障")
     source: Literal["relapse_prevention", "civil_affairs"] = "relapse_prevention"
     description: str | None = None
@@ -86,41 +88,41 @@ class MeasureIn(BaseModel):
 
 
 class DeliveryIn(BaseModel):
-    delivered_on: date
+    delivered_on: DateIn
     amount: float | None = None
     note: str | None = None
 
 
 class EndMeasureIn(BaseModel):
-    end_date: date
+    end_date: DateIn
     reason: str
 
 
 class ScheduleIn(BaseModel):
-    due_date: date | None = Field(None, description="first due date (default: one interval from today)")
+    due_date: DateIn | None = Field(None, description="first due date (default: one interval from today)")
     count: int = Field(1, ge=1, le=24)
     every_days: int | None = Field(None, ge=1, description="default: follow_up_visit_interval_days (POLICY.md §4.2)")
 
 
 class VisitResultIn(BaseModel):
-    done_on: date
+    done_on: DateIn
     result: str
     new_risk: bool = False
 
 
 class AssessIn(BaseModel):
-    on: date | None = None
+    on: DateIn | None = None
     trigger: Literal["manual", "civil_affairs", "review"] = "manual"
 
 
 class AcceptIn(BaseModel):
-    start_date: date
+    start_date: DateIn
     external_ref: str | None = None
 
 
 class CadreVisitIn(BaseModel):
     hh_no: str
-    done_on: date
+    done_on: DateIn
     result: str
     new_risk: bool = False
     open_lead: bool = Field(False, description="open a cadre-visit lead (household without an open case)")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from datetime import date
+
+from fangpin.web.types import DateIn
 from typing import Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -18,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["preview"])
 def rule_preview(request: Request, user: User = Depends(viewer_user),
                  rule: Optional[str] = Query(None, description="rule id of rules.yaml, e.g. INC-LINE"),
                  when: Optional[str] = Query(None, max_length=2000, description="or a condition over features"),
-                 as_of: Optional[date] = Query(None),
+                 as_of: Optional[DateIn] = Query(None),
                  monitoring_line: Optional[float] = Query(None), sharp_drop_ratio: Optional[float] = Query(None),
                  med_oop_trigger: Optional[float] = Query(None), line_factor: Optional[float] = Query(None),
                  scope: Optional[str] = Query(None, max_length=12, description="region prefix within yours")):

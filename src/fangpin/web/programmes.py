@@ -6,6 +6,8 @@ change is a programme service call (role and region checked there again). Out of
 from __future__ import annotations
 
 from datetime import date
+
+from fangpin.web.types import DateIn
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,7 +50,7 @@ def _card_region(u: User, region: str | None) -> str | None:
 # ================================================================================================ pages
 
 @router.get("/programmes", response_class=HTMLResponse, include_in_schema=False)
-def overview_page(request: Request, on: date | None = None):
+def overview_page(request: Request, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -225,7 +227,7 @@ def payroll_export(request: Request, month: str):
 
 
 @router.get("/programmes/assets", response_class=HTMLResponse, include_in_schema=False)
-def assets_page(request: Request, on: date | None = None, region: str | None = None):
+def assets_page(request: Request, on: DateIn | None = None, region: str | None = None):
     u, resp = _need_user(request, records=True)
     if resp:
         return resp
@@ -243,7 +245,7 @@ def assets_page(request: Request, on: date | None = None, region: str | None = N
 
 
 @router.get("/programmes/sites", response_class=HTMLResponse, include_in_schema=False)
-def sites_page(request: Request, on: date | None = None):
+def sites_page(request: Request, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -254,7 +256,7 @@ def sites_page(request: Request, on: date | None = None):
 
 
 @router.get("/programmes/scorecard", response_class=HTMLResponse, include_in_schema=False)
-def scorecard_page(request: Request, region: str | None = None, on: date | None = None):
+def scorecard_page(request: Request, region: str | None = None, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -283,7 +285,7 @@ def _peers(conn, u: User, region: str) -> list[str]:
 
 
 @router.get("/programmes/scorecard/{region}/{indicator_id}", response_class=HTMLResponse, include_in_schema=False)
-def indicator_page(region: str, indicator_id: str, request: Request, on: date | None = None):
+def indicator_page(region: str, indicator_id: str, request: Request, on: DateIn | None = None):
     u, resp = _need_user(request, records=True)
     if resp:
         return resp
@@ -301,7 +303,7 @@ def indicator_page(region: str, indicator_id: str, request: Request, on: date | 
 
 
 @router.get("/programmes/scorecard.{fmt}", include_in_schema=False)
-def scorecard_export(fmt: str, request: Request, region: str | None = None, on: date | None = None):
+def scorecard_export(fmt: str, request: Request, region: str | None = None, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -326,7 +328,7 @@ def scorecard_export(fmt: str, request: Request, region: str | None = None, on: 
 
 
 @router.get("/programmes/key-counties", response_class=HTMLResponse, include_in_schema=False)
-def key_counties_page(request: Request, on: date | None = None):
+def key_counties_page(request: Request, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -338,7 +340,7 @@ def key_counties_page(request: Request, on: date | None = None):
 
 
 @router.get("/programmes/key-counties.xlsx", include_in_schema=False)
-def key_counties_export(request: Request, on: date | None = None):
+def key_counties_export(request: Request, on: DateIn | None = None):
     u, resp = _need_user(request, viewer=True)
     if resp:
         return resp
@@ -374,13 +376,13 @@ class PostIn(BaseModel):
     monthly_subsidy: float
     headcount: int
     days_per_month: int = 22
-    on: date
+    on: DateIn
 
 
 class HireIn(BaseModel):
     person_id: int
-    hired_on: date
-    agreement_end: date | None = None
+    hired_on: DateIn
+    agreement_end: DateIn | None = None
 
 
 class AttendanceIn(BaseModel):
@@ -389,7 +391,7 @@ class AttendanceIn(BaseModel):
 
 
 class ExitIn(BaseModel):
-    exit_on: date
+    exit_on: DateIn
     reason: str
     note: str = ""
 
@@ -452,26 +454,26 @@ def api_payroll(request: Request, month: str, user: User = Depends(records_user)
 
 
 @api.get("/assets")
-def api_assets(request: Request, on: date | None = None, user: User = Depends(records_user)):
+def api_assets(request: Request, on: DateIn | None = None, user: User = Depends(records_user)):
     with request.app.state.engine.connect() as conn:
         return _jsonable(assets.asset_rows(conn, user.scope, data_date(conn, on)))
 
 
 @api.get("/assets/summary")
 def api_assets_summary(request: Request, level: str = Query("village", pattern="^(village|township|county)$"),
-                       on: date | None = None, user: User = Depends(viewer_user)):
+                       on: DateIn | None = None, user: User = Depends(viewer_user)):
     with request.app.state.engine.connect() as conn:
         return assets.summary(conn, user.scope, data_date(conn, on), level=level)
 
 
 @api.get("/sites")
-def api_sites(request: Request, on: date | None = None, user: User = Depends(viewer_user)):
+def api_sites(request: Request, on: DateIn | None = None, user: User = Depends(viewer_user)):
     with request.app.state.engine.connect() as conn:
         return _jsonable(relocation.dashboard(conn, user.scope, data_date(conn, on)))
 
 
 @api.get("/scorecards/{region}")
-def api_scorecard(region: str, request: Request, on: date | None = None, user: User = Depends(viewer_user)):
+def api_scorecard(region: str, request: Request, on: DateIn | None = None, user: User = Depends(viewer_user)):
     r = _card_region(user, region)
     if r is None:
         raise _api_404("region")
@@ -480,7 +482,7 @@ def api_scorecard(region: str, request: Request, on: date | None = None, user: U
 
 
 @api.get("/scorecards/{region}/{indicator_id}/records")
-def api_indicator_rows(region: str, indicator_id: str, request: Request, on: date | None = None,
+def api_indicator_rows(region: str, indicator_id: str, request: Request, on: DateIn | None = None,
                        user: User = Depends(records_user)):
     r = _card_region(user, region)
     if r is None:
@@ -494,7 +496,7 @@ def api_indicator_rows(region: str, indicator_id: str, request: Request, on: dat
 
 
 @api.get("/key-counties")
-def api_key_counties(request: Request, on: date | None = None, only_key: bool = False,
+def api_key_counties(request: Request, on: DateIn | None = None, only_key: bool = False,
                      user: User = Depends(viewer_user)):
     """Indicator set of every county in the user's scope (key assisted counties flagged), seed 004 §六(十五)."""
     with request.app.state.engine.connect() as conn:
