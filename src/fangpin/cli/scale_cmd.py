@@ -25,6 +25,17 @@ def _store(db, result, as_of: date, meta: dict) -> dict:
     return report
 
 
+def _read(J, out: Path, partition: str | None, conn, county: str | None):
+    """read_alerts with the national-id write-back; a refused load exits 2 with the bilingual reason."""
+    from fangpin.issues import FangpinValueError
+
+    try:
+        return J.read_alerts(out, partition, conn=conn, county_db=county)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+
+
 def _print(report: dict) -> None:
     console.print(f"{report['as_of']} spark run: {report['households']:,} households, {report['alerts']:,} alerts "
                   f"({report['stored'].get('alerts_new', 0):,} new)")
@@ -40,6 +51,8 @@ def spark_monitor(
     executor_memory: str = typer.Option("1g", "--executor-memory"),
     out: Optional[Path] = typer.Option(None, "--out", help="Keep the job's Parquet output (alerts/, households/)"),
     snapshot_dir: Optional[Path] = typer.Option(None, "--snapshot-dir", help="Keep the Parquet export here"),
+    county: Optional[str] = typer.Option(None, "--county", help="This database's county code for the national "
+                                         "ids (default: the one county of its households)"),
     report_json: Optional[Path] = typer.Option(None, "--report-json"),
 ) -> None:
     """Export the registry to Parquet, run the monitoring job on a Spark cluster, store the alerts here."""
@@ -56,13 +69,16 @@ def spark_monitor(
     with tempfile.TemporaryDirectory(prefix="fangpin-spark-") as tmp:
         snap_dir, out_dir = snapshot_dir or Path(tmp) / "snap", out or Path(tmp) / "out"
         with e.connect() as conn:
-            snap = S.export(conn, snap_dir)
+            # the cluster export always carries national ids (docs/SCALE.md §3): the same Parquet can join a union
+            snap = S.export(conn, snap_dir, national_ids=True, county=county)
         spark = J.session(master, conf=cluster_conf(master, executor_memory=executor_memory))
         try:
             meta = J.run_job(spark, snap, d, out_dir)
         finally:
             spark.stop()
-        report = _store(e, J.read_alerts(out_dir), d, meta)
+        with e.connect() as conn:
+            result = _read(J, out_dir, None, conn, county or snap.manifest["ids"]["counties"][0])
+        report = _store(e, result, d, meta)
     _write_json(report_json, report)
     _print(report)
 
@@ -81,8 +97,10 @@ def load_alerts(
     from fangpin.monitoring import spark_job as J
 
     meta = json.loads((src / "run.json").read_text())
-    result = J.read_alerts(src, county)
-    report = _store(_engine(db), result, date.fromisoformat(meta["as_of"]), meta)
+    e = _engine(db)
+    with e.connect() as conn:
+        result = _read(J, src, county, conn, county)
+    report = _store(e, result, date.fromisoformat(meta["as_of"]), meta)
     _write_json(report_json, report)
     _print(report)
 
