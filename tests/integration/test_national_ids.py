@@ -158,20 +158,51 @@ def test_bad_county_code_and_out_of_range_ids_are_refused(two):
     assert err.value.code == "national_ids.id_range" and err.value.issue.zh
 
 
+FANGPIN = Path(sys.executable).parent / "fangpin"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(FANGPIN), *args], capture_output=True, text=True)
+
+
+def test_cli_export_and_union(two, tmp_path):
+    dirs = []
+    for code in COUNTIES:
+        dirs.append(tmp_path / code)
+        p = _cli("snapshot-export", "--db", f"sqlite:///{two[code]['db']}", "--out", str(dirs[-1]))
+        assert p.returncode == 0, p.stderr
+        assert S.open_snapshot(dirs[-1]).manifest == two[code]["national"].manifest
+    for layout in ("files", "directory"):
+        p = _cli("snapshot-union", "--out", str(tmp_path / layout), "--layout", layout, *map(str, dirs))
+        assert p.returncode == 0, p.stderr
+        m = S.open_snapshot(tmp_path / layout).manifest
+        assert (m["tables"], m["ids"], m["fingerprint"]) == \
+               (two["union"].manifest["tables"], two["union"].manifest["ids"], two["union"].fingerprint)
+    assert (tmp_path / "directory" / "household.parquet" / "county=530523" / "part-0.parquet").is_file()
+    p = _cli("snapshot-export", "--db", f"sqlite:///{two['530521']['db']}", "--out", str(tmp_path / "loc"),
+             "--local-ids")
+    assert p.returncode == 0 and "ids" not in S.open_snapshot(tmp_path / "loc").manifest
+    p = _cli("snapshot-union", "--out", str(tmp_path / "bad"), str(dirs[1]), str(tmp_path / "loc"))
+    err = "".join(p.stderr.split())
+    assert p.returncode == 2 and "--national-ids" in err and "不能合并" in err
+
+
 @pytest.mark.heavy
 def test_spark_union_run_then_load_alerts_per_county(two, tmp_path):
-    """The cluster job (Spark local mode) over the union, then `fangpin load-alerts --county` into each county
-    database: the stored alerts equal those of the county's own embedded run; a county's partition loaded into
-    the other county's database is refused (exit 2, nothing stored)."""
+    """The cluster job (Spark local mode) over the national layout (each table a directory of county files),
+    then `fangpin load-alerts --county` into each county database: the stored alerts equal those of the county's
+    own embedded run; a county's partition loaded into the other county's database is refused (exit 2, nothing
+    stored)."""
     from fangpin.monitoring import spark_job as J
 
+    snap = S.union([two[c]["national"] for c in COUNTIES], tmp_path / "snap", layout="directory")
     spark = E.spark_session("local[1]")
     try:
-        meta = J.run_job(spark, two["union"], AS_OF, tmp_path / "out")
+        meta = J.run_job(spark, snap, AS_OF, tmp_path / "out")
     finally:
         spark.stop()
     assert meta["ids"]["counties"] == sorted(COUNTIES)
-    exe = Path(sys.executable).parent / "fangpin"
+    assert meta["households"] == sum(two[c]["own"].features.num_rows for c in COUNTIES)
     for code in COUNTIES:
         own_db, back_db = tmp_path / f"{code}-own.db", tmp_path / f"{code}-back.db"
         shutil.copy(two[code]["db"], own_db)
@@ -179,8 +210,7 @@ def test_spark_union_run_then_load_alerts_per_county(two, tmp_path):
         eng = make_engine(f"sqlite:///{own_db}")
         store_run(eng, two[code]["own"], as_of=AS_OF, engine_name="duckdb")
         eng.dispose()
-        p = subprocess.run([str(exe), "load-alerts", "--db", f"sqlite:///{back_db}", "--from", str(tmp_path / "out"),
-                            "--county", code], capture_output=True, text=True)
+        p = _cli("load-alerts", "--db", f"sqlite:///{back_db}", "--from", str(tmp_path / "out"), "--county", code)
         assert p.returncode == 0, p.stderr[-3000:]
         # evidence numbers may differ by a cent between engines (docs/SCALE.md §1); here both are compared
         # after the same JSON rounding, and the synthetic counties have no half-cent values
@@ -189,7 +219,6 @@ def test_spark_union_run_then_load_alerts_per_county(two, tmp_path):
     wrong = tmp_path / "wrong.db"
     shutil.copy(two[a]["db"], wrong)
     before = _stored(wrong)
-    p = subprocess.run([str(exe), "load-alerts", "--db", f"sqlite:///{wrong}", "--from", str(tmp_path / "out"),
-                        "--county", b], capture_output=True, text=True)
+    p = _cli("load-alerts", "--db", f"sqlite:///{wrong}", "--from", str(tmp_path / "out"), "--county", b)
     assert p.returncode == 2 and "hh_no" in p.stderr and "户编号" in p.stderr
     assert _stored(wrong) == before

@@ -1,4 +1,5 @@
-"""National-scale commands (issue 8): `fangpin spark-monitor`, `fangpin load-alerts`, `fangpin preview`."""
+"""National-scale commands (issue 8): `fangpin snapshot-export`, `fangpin snapshot-union`, `fangpin spark-monitor`,
+`fangpin load-alerts`, `fangpin preview`."""
 from __future__ import annotations
 
 from collections import Counter
@@ -103,6 +104,54 @@ def load_alerts(
     report = _store(e, result, date.fromisoformat(meta["as_of"]), meta)
     _write_json(report_json, report)
     _print(report)
+
+
+@app.command("snapshot-export")
+def snapshot_export(
+    db: Optional[str] = DbOpt,
+    out: Path = typer.Option(..., "--out", help="Directory for <table>.parquet + manifest.json"),
+    county: Optional[str] = typer.Option(None, "--county", help="This database's county code (default: the one "
+                                         "county of its households)"),
+    national_ids: bool = typer.Option(True, "--national-ids/--local-ids",
+                                      help="ids = county × 10^10 + local id, so exports can be unioned (docs/SCALE.md §3)"),
+) -> None:
+    """Export the registry's monitored tables to Parquet for a provincial / national run (no names, no ID numbers)."""
+    from fangpin.issues import FangpinValueError
+    from fangpin.monitoring import snapshot as S
+
+    e = _engine(db)
+    try:
+        with e.connect() as conn:
+            snap = S.export(conn, out, national_ids=national_ids, county=county)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+    ids = snap.manifest.get("ids")
+    console.print(f"{out}: {sum(snap.manifest['tables'].values()):,} rows, fingerprint {snap.fingerprint}, "
+                  + (f"national ids (county {ids['counties'][0]})" if ids else "local ids"))
+
+
+@app.command("snapshot-union")
+def snapshot_union(
+    out: Path = typer.Option(..., "--out", help="Directory of the unioned snapshot"),
+    sources: list[Path] = typer.Argument(..., exists=True, file_okay=False,
+                                         help="County snapshot directories (fangpin snapshot-export)"),
+    layout: str = typer.Option("files", "--layout", help="files (one file per table: DuckDB and Spark) | "
+                               "directory (<table>.parquet/county=<code>/: Spark, nothing rewritten)"),
+) -> None:
+    """Union county exports made with national ids into one snapshot for one monitoring run."""
+    from fangpin.issues import FangpinValueError
+    from fangpin.monitoring import snapshot as S
+
+    if layout not in ("files", "directory"):
+        raise typer.BadParameter("--layout is files or directory")
+    try:
+        snap = S.union([S.open_snapshot(p) for p in sources], out, layout=layout)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+    console.print(f"{out}: {len(snap.manifest['ids']['counties'])} counties, "
+                  f"{sum(snap.manifest['tables'].values()):,} rows, fingerprint {snap.fingerprint}")
 
 
 def _parse_params(items: list[str]) -> dict[str, float]:

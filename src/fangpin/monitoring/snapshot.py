@@ -140,10 +140,16 @@ def open_snapshot(root: Path) -> Snapshot:
     return Snapshot(root, json.loads((root / "manifest.json").read_text()))
 
 
-def union(snapshots: list[Snapshot], root: Path) -> Snapshot:
-    """One snapshot (one Parquet file per table, readable by DuckDB and Spark) from several county exports made
-    with ``national_ids`` — a province or the nation on one server. Refuses exports with local ids (their ids
-    collide) and two exports of the same county."""
+def union(snapshots: list[Snapshot], root: Path, layout: str = "files") -> Snapshot:
+    """One snapshot from several county exports made with ``national_ids``. Refuses exports with local ids
+    (their ids collide) and two exports of the same county.
+
+    ``layout="files"``: one Parquet file per table (streamed, batch by batch) — read by DuckDB and Spark: a
+    province on one server. ``layout="directory"``: each ``<table>.parquet`` is a directory of the county files
+    as they are (``<table>.parquet/county=<code>/part-0.parquet``, copied) — read
+    by Spark only, nothing rewritten: the national run."""
+    import shutil
+
     from fangpin.issues import FangpinValueError, issue
     from fangpin.monitoring import national_ids as NI
 
@@ -162,27 +168,41 @@ def union(snapshots: list[Snapshot], root: Path) -> Snapshot:
     if dup:
         raise FangpinValueError(issue("national_ids.union_duplicate", f"县 {', '.join(dup)} 的快照重复",
                                       f"county {', '.join(dup)} appears in more than one snapshot"))
+    if layout not in ("files", "directory"):
+        raise ValueError(f"layout must be files or directory, not {layout!r}")
     root.mkdir(parents=True, exist_ok=True)
     names = sorted({t for s in snapshots for t in s.manifest["tables"]})
     counts: dict[str, int] = {}
     h = hashlib.sha256()
     columns: dict[str, list[str]] = {}
     for name in names:
-        parts = [s.path(name) for s in snapshots if s.path(name).exists()]
-        schema = pq.read_schema(parts[0])
+        parts = [(s.manifest["ids"]["counties"][0], s.path(name)) for s in snapshots if s.path(name).exists()]
+        schema = pq.read_schema(parts[0][1])
         n = 0
-        with pq.ParquetWriter(root / f"{name}.parquet", schema, compression="zstd") as writer:
-            for p in parts:
-                f = pq.ParquetFile(p)
-                for b in f.iter_batches(batch_size=200_000):
-                    writer.write_batch(b.cast(schema) if b.schema != schema else b)
-                    n += b.num_rows
+        target = root / f"{name}.parquet"  # re-running replaces the table (either layout)
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        if layout == "directory":
+            for county, p in parts:
+                dest = root / f"{name}.parquet" / f"county={county}" / "part-0.parquet"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                # copied, not hard-linked: a county re-export truncates its file in place
+                shutil.copyfile(p, dest)
+                n += pq.ParquetFile(p).metadata.num_rows
+        else:
+            with pq.ParquetWriter(root / f"{name}.parquet", schema, compression="zstd") as writer:
+                for _, p in parts:
+                    for b in pq.ParquetFile(p).iter_batches(batch_size=200_000):
+                        writer.write_batch(b.cast(schema) if b.schema != schema else b)
+                        n += b.num_rows
         counts[name] = n
         columns[name] = NI.id_columns(schema)
     for s in sorted(snapshots, key=lambda s: s.manifest["ids"]["counties"]):
         h.update(s.fingerprint.encode())
     ids = dict(snapshots[0].manifest["ids"], counties=sorted(counties), columns=columns)
-    manifest = {"tables": counts, "ids": ids, "fingerprint": h.hexdigest()[:16],
+    manifest = {"tables": counts, "ids": ids, "fingerprint": h.hexdigest()[:16], "layout": layout,
                 "parts": {",".join(s.manifest["ids"]["counties"]): s.fingerprint for s in snapshots}}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return Snapshot(root, manifest)
