@@ -187,6 +187,16 @@ def test_cli_export_and_union(two, tmp_path):
     assert p.returncode == 2 and "--national-ids" in err and "不能合并" in err
 
 
+def test_a_database_without_one_county_code_needs_county(tmp_path):
+    """No households → no county code to build national ids from: a bilingual refusal before Spark starts."""
+    p = _cli("spark-monitor", "--db", f"sqlite:///{tmp_path}/empty.db", "--as-of", AS_OF.isoformat())
+    err = "".join(p.stderr.split())
+    assert p.returncode == 2 and "--county" in err and "县级代码" in err
+    p = _cli("snapshot-export", "--db", f"sqlite:///{tmp_path}/empty.db", "--out", str(tmp_path / "s"),
+             "--county", "53052")
+    assert p.returncode == 2 and "6digits" in "".join(p.stderr.split())
+
+
 @pytest.mark.heavy
 def test_spark_union_run_then_load_alerts_per_county(two, tmp_path):
     """The cluster job (Spark local mode) over the national layout (each table a directory of county files),

@@ -60,6 +60,7 @@ def spark_monitor(
     import tempfile
 
     from fangpin.db import upgrade
+    from fangpin.issues import FangpinValueError
     from fangpin.monitoring import snapshot as S
     from fangpin.monitoring import spark_job as J
     from fangpin.monitoring.cluster import cluster_conf
@@ -69,9 +70,13 @@ def spark_monitor(
     d = date.fromisoformat(as_of) if as_of else date.today()
     with tempfile.TemporaryDirectory(prefix="fangpin-spark-") as tmp:
         snap_dir, out_dir = snapshot_dir or Path(tmp) / "snap", out or Path(tmp) / "out"
-        with e.connect() as conn:
-            # the cluster export always carries national ids (docs/SCALE.md §3): the same Parquet can join a union
-            snap = S.export(conn, snap_dir, national_ids=True, county=county)
+        try:
+            with e.connect() as conn:
+                # the cluster export always carries national ids (docs/SCALE.md §3): the Parquet can join a union
+                snap = S.export(conn, snap_dir, national_ids=True, county=county)
+        except FangpinValueError as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(code=2)
         spark = J.session(master, conf=cluster_conf(master, executor_memory=executor_memory))
         try:
             meta = J.run_job(spark, snap, d, out_dir)
@@ -119,7 +124,10 @@ def snapshot_export(
     from fangpin.issues import FangpinValueError
     from fangpin.monitoring import snapshot as S
 
+    from fangpin.db import upgrade
+
     e = _engine(db)
+    upgrade(e)
     try:
         with e.connect() as conn:
             snap = S.export(conn, out, national_ids=national_ids, county=county)
