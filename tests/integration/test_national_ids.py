@@ -145,6 +145,12 @@ def test_union_refuses_local_exports_and_duplicate_counties(two, tmp_path):
     with pytest.raises(FangpinValueError) as err:
         S.union([two[a]["national"], two[a]["national"]], tmp_path / "u2")
     assert err.value.code == "national_ids.union_duplicate"
+    with pytest.raises(FangpinValueError) as err:  # a union of several counties cannot be one county= directory
+        S.union([two["union"]], tmp_path / "u3", layout="directory")
+    assert err.value.code == "national_ids.union_nested"
+    again = S.union([two["union"]], tmp_path / "u4")  # files → files: a province union joins the nation's
+    assert again.manifest["ids"]["counties"] == sorted(COUNTIES)
+    assert again.manifest["tables"] == two["union"].manifest["tables"]
 
 
 def test_bad_county_code_and_out_of_range_ids_are_refused(two):

@@ -147,7 +147,8 @@ def union(snapshots: list[Snapshot], root: Path, layout: str = "files") -> Snaps
     ``layout="files"``: one Parquet file per table (streamed, batch by batch) — read by DuckDB and Spark: a
     province on one server. ``layout="directory"``: each ``<table>.parquet`` is a directory of the county files
     as they are (``<table>.parquet/county=<code>/part-0.parquet``, copied) — read
-    by Spark only, nothing rewritten: the national run."""
+    by Spark only, nothing rewritten: the national run. A ``files`` union may itself be unioned again into
+    ``files`` (counties → province → nation); a ``directory`` union takes county exports only."""
     import shutil
 
     from fangpin.issues import FangpinValueError, issue
@@ -163,6 +164,13 @@ def union(snapshots: list[Snapshot], root: Path, layout: str = "files") -> Snaps
                 f"快照 {s.root} 使用本县编号（导出时未加 --national-ids），与其他县的编号会冲突，不能合并",
                 f"snapshot {s.root} has county-local ids (exported without --national-ids): they collide with "
                 "other counties' ids, so it cannot be unioned"))
+        several = len(s.manifest["ids"]["counties"]) > 1
+        if s.manifest.get("layout") == "directory" or (layout == "directory" and several):
+            raise FangpinValueError(issue(
+                "national_ids.union_nested",
+                f"快照 {s.root} 已是多县合并的快照；按目录方式合并时请直接使用各县导出的快照",
+                f"snapshot {s.root} is already a union of several counties; for the directory layout union the "
+                "county exports themselves"))
         counties += s.manifest["ids"]["counties"]
     dup = sorted(c for c, n in Counter(counties).items() if n > 1)
     if dup:
