@@ -1,4 +1,5 @@
-"""National-scale commands (issue 8): `fangpin spark-monitor`, `fangpin load-alerts`, `fangpin preview`."""
+"""National-scale commands (issue 8): `fangpin snapshot-export`, `fangpin snapshot-union`, `fangpin spark-monitor`,
+`fangpin load-alerts`, `fangpin preview`."""
 from __future__ import annotations
 
 from collections import Counter
@@ -25,6 +26,17 @@ def _store(db, result, as_of: date, meta: dict) -> dict:
     return report
 
 
+def _read(J, out: Path, partition: str | None, conn, county: str | None):
+    """read_alerts with the national-id write-back; a refused load exits 2 with the bilingual reason."""
+    from fangpin.issues import FangpinValueError
+
+    try:
+        return J.read_alerts(out, partition, conn=conn, county_db=county)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+
+
 def _print(report: dict) -> None:
     console.print(f"{report['as_of']} spark run: {report['households']:,} households, {report['alerts']:,} alerts "
                   f"({report['stored'].get('alerts_new', 0):,} new)")
@@ -40,12 +52,15 @@ def spark_monitor(
     executor_memory: str = typer.Option("1g", "--executor-memory"),
     out: Optional[Path] = typer.Option(None, "--out", help="Keep the job's Parquet output (alerts/, households/)"),
     snapshot_dir: Optional[Path] = typer.Option(None, "--snapshot-dir", help="Keep the Parquet export here"),
+    county: Optional[str] = typer.Option(None, "--county", help="This database's county code for the national "
+                                         "ids (default: the one county of its households)"),
     report_json: Optional[Path] = typer.Option(None, "--report-json"),
 ) -> None:
     """Export the registry to Parquet, run the monitoring job on a Spark cluster, store the alerts here."""
     import tempfile
 
     from fangpin.db import upgrade
+    from fangpin.issues import FangpinValueError
     from fangpin.monitoring import snapshot as S
     from fangpin.monitoring import spark_job as J
     from fangpin.monitoring.cluster import cluster_conf
@@ -55,14 +70,21 @@ def spark_monitor(
     d = date.fromisoformat(as_of) if as_of else date.today()
     with tempfile.TemporaryDirectory(prefix="fangpin-spark-") as tmp:
         snap_dir, out_dir = snapshot_dir or Path(tmp) / "snap", out or Path(tmp) / "out"
-        with e.connect() as conn:
-            snap = S.export(conn, snap_dir)
+        try:
+            with e.connect() as conn:
+                # the cluster export always carries national ids (docs/SCALE.md §3): the Parquet can join a union
+                snap = S.export(conn, snap_dir, national_ids=True, county=county)
+        except FangpinValueError as err:
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(code=2)
         spark = J.session(master, conf=cluster_conf(master, executor_memory=executor_memory))
         try:
             meta = J.run_job(spark, snap, d, out_dir)
         finally:
             spark.stop()
-        report = _store(e, J.read_alerts(out_dir), d, meta)
+        with e.connect() as conn:
+            result = _read(J, out_dir, None, conn, county or snap.manifest["ids"]["counties"][0])
+        report = _store(e, result, d, meta)
     _write_json(report_json, report)
     _print(report)
 
@@ -81,10 +103,63 @@ def load_alerts(
     from fangpin.monitoring import spark_job as J
 
     meta = json.loads((src / "run.json").read_text())
-    result = J.read_alerts(src, county)
-    report = _store(_engine(db), result, date.fromisoformat(meta["as_of"]), meta)
+    e = _engine(db)
+    with e.connect() as conn:
+        result = _read(J, src, county, conn, county)
+    report = _store(e, result, date.fromisoformat(meta["as_of"]), meta)
     _write_json(report_json, report)
     _print(report)
+
+
+@app.command("snapshot-export")
+def snapshot_export(
+    db: Optional[str] = DbOpt,
+    out: Path = typer.Option(..., "--out", help="Directory for <table>.parquet + manifest.json"),
+    county: Optional[str] = typer.Option(None, "--county", help="This database's county code (default: the one "
+                                         "county of its households)"),
+    national_ids: bool = typer.Option(True, "--national-ids/--local-ids",
+                                      help="ids = county × 10^10 + local id, so exports can be unioned (docs/SCALE.md §3)"),
+) -> None:
+    """Export the registry's monitored tables to Parquet for a provincial / national run (no names, no ID numbers)."""
+    from fangpin.issues import FangpinValueError
+    from fangpin.monitoring import snapshot as S
+
+    from fangpin.db import upgrade
+
+    e = _engine(db)
+    upgrade(e)
+    try:
+        with e.connect() as conn:
+            snap = S.export(conn, out, national_ids=national_ids, county=county)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+    ids = snap.manifest.get("ids")
+    console.print(f"{out}: {sum(snap.manifest['tables'].values()):,} rows, fingerprint {snap.fingerprint}, "
+                  + (f"national ids (county {ids['counties'][0]})" if ids else "local ids"))
+
+
+@app.command("snapshot-union")
+def snapshot_union(
+    out: Path = typer.Option(..., "--out", help="Directory of the unioned snapshot"),
+    sources: list[Path] = typer.Argument(..., exists=True, file_okay=False,
+                                         help="County snapshot directories (fangpin snapshot-export)"),
+    layout: str = typer.Option("files", "--layout", help="files (one file per table: DuckDB and Spark) | "
+                               "directory (<table>.parquet/county=<code>/: Spark, nothing rewritten)"),
+) -> None:
+    """Union county exports made with national ids into one snapshot for one monitoring run."""
+    from fangpin.issues import FangpinValueError
+    from fangpin.monitoring import snapshot as S
+
+    if layout not in ("files", "directory"):
+        raise typer.BadParameter("--layout is files or directory")
+    try:
+        snap = S.union([S.open_snapshot(p) for p in sources], out, layout=layout)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+    console.print(f"{out}: {len(snap.manifest['ids']['counties'])} counties, "
+                  f"{sum(snap.manifest['tables'].values()):,} rows, fingerprint {snap.fingerprint}")
 
 
 def _parse_params(items: list[str]) -> dict[str, float]:

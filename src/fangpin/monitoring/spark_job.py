@@ -98,7 +98,7 @@ def run_job(spark, snapshot: Snapshot, as_of: date, out: Path, *, rules: E.RuleS
     # one file per county partition (repartition by county): each county loads its own alerts
     alerts = alert_frame(flags, rules).withColumn("county", F.substring("region_code", 1, 6))
     alerts.repartition("county").write.mode("overwrite").partitionBy("county").parquet(str(out / "alerts"))
-    flags.select("as_of", "household_id", "region_code", "county").repartition("county").write \
+    flags.select("as_of", "household_id", "hh_no", "region_code", "county").repartition("county").write \
         .mode("overwrite").partitionBy("county").parquet(str(out / "households"))
     flags.unpersist()
     a = ds.dataset(out / "alerts", format="parquet", partitioning=COUNTY)
@@ -107,6 +107,8 @@ def run_job(spark, snapshot: Snapshot, as_of: date, out: Path, *, rules: E.RuleS
                "param_version": pset.version, "master": spark.sparkContext.master,
                "households": h.count_rows(), "alerts": a.count_rows(),
                "seconds": round(time.perf_counter() - t0, 2)}
+    if snapshot.manifest.get("ids"):
+        summary["ids"] = snapshot.manifest["ids"]  # national ids: the write-back needs the scheme (read_alerts)
     (out / "run.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -116,15 +118,27 @@ def _evidence_value(v):
     return round(round(v, 6), 2) if isinstance(v, float) else v
 
 
-def read_alerts(out: Path, county: str | None = None) -> E.RunResult:
+def read_alerts(out: Path, county: str | None = None, conn=None, county_db: str | None = None) -> E.RunResult:
     """The job's output (optionally one county) as an engine.RunResult, ready for alerts.store.store_run.
-    ``features`` holds only the scope (household_id, region_code), which is what store_run needs."""
+    ``features`` holds only the scope (household_id, hh_no, region_code), which is what store_run needs.
+
+    A run over national ids (run.json ``ids``, docs/SCALE.md §3) is mapped back to the local ids of the county
+    database ``conn`` (required then): households by ``hh_no``, source rows by removing the county offset; any
+    alert that does not belong to that database refuses the whole load (national_ids.localise). ``county_db``
+    is that database's county code (default ``county``, else the one county of its households)."""
+    from fangpin.monitoring import national_ids as NI
+
     out = Path(out)
     meta = json.loads((out / "run.json").read_text())
+    national = NI.is_national(meta)
+    if national and conn is None:
+        raise ValueError("this run used national ids: read_alerts needs the county database (conn) to restore "
+                         "local ids")
     flt = (ds.field("county") == county) if county else None
     a = ds.dataset(out / "alerts", format="parquet", partitioning=COUNTY).to_table(filter=flt)
-    h = ds.dataset(out / "households", format="parquet", partitioning=COUNTY).to_table(
-        filter=flt, columns=["as_of", "household_id", "region_code"])
+    hd = ds.dataset(out / "households", format="parquet", partitioning=COUNTY)
+    h = hd.to_table(filter=flt, columns=[c for c in ("as_of", "household_id", "hh_no", "region_code")
+                                         if c in hd.schema.names])
     alerts = []
     for row in a.sort_by([("rule_id", "ascending"), ("household_id", "ascending")]).select(ALERT_COLUMNS).to_pylist():
         alerts.append(E.Alert(
@@ -134,7 +148,8 @@ def read_alerts(out: Path, county: str | None = None) -> E.RunResult:
             sources=json.loads(row["sources"]), param_version=row["param_version"],
             rules_version=meta["rules_version"], snapshot=meta["snapshot"]))
     scope = h.sort_by("household_id")
-    return E.RunResult(scope, alerts)
+    result = E.RunResult(scope, alerts)
+    return NI.localise(result, conn, county_db or county) if national else result
 
 
 def compare_runs(a: E.RunResult, b: E.RunResult, cent: float = 0.011) -> dict:
