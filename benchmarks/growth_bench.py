@@ -201,7 +201,10 @@ def _child(code: str, timeout: float = 7200) -> dict:
         p = subprocess.run([PY, "-c", wrapper], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
         wall = time.perf_counter() - t0
     if p.returncode != 0:
-        raise RuntimeError(p.stderr[-3000:])
+        # a Java stack buries the cause above thousands of frames: keep the exception/cause lines, then the tail
+        causes = [ln.strip()[:400] for ln in p.stderr.splitlines()
+                  if ("Exception" in ln or "Error" in ln or ln.startswith("Caused by")) and not ln.lstrip().startswith("at ")]
+        raise RuntimeError("\n".join(dict.fromkeys(causes[:30])) + "\n…\n" + p.stderr[-2000:])
     out = json.loads(next(l for l in p.stdout.splitlines() if l.startswith("@@"))[2:])
     out["_wall"], out["_cpu"], out["_load"] = wall, _children_cpu() - c0, load.mean()
     return out
@@ -623,14 +626,21 @@ def capacity(results: dict) -> dict[str, Any]:
     sp = _curve(results, "spark_seconds", sizes)
     dw = dict(wall_pts)
     both = [(x, y) for x, y in sp if x in dw]
-    if len({x for x, _ in both}) >= 2 and slope([(x, dw[x]) for x, _ in both]):
-        out["f"] = slope(both) / slope([(x, dw[x]) for x, _ in both])
+    # a slope needs three sizes and must come out positive: with two small sizes the JVM warm-up of the first run
+    # can make the larger size faster (measured: 1M 72 s, 2M 52 s), and a negative slope means nothing
+    f_slope = None
+    if len({x for x, _ in both}) >= 3 and slope([(x, dw[x]) for x, _ in both]) > 0:
+        f_slope = slope(both) / slope([(x, dw[x]) for x, _ in both])
+    if f_slope is not None and f_slope > 0:
+        out["f"] = f_slope
         out["f_basis"] = "slope of the Spark curve / slope of the embedded curve over " + \
             ", ".join(f"{x:g}M" for x, _ in both)
     elif both:
-        x, y = both[0]
+        x, y = max(both)
         out["f"] = y / dw[x]
-        out["f_basis"] = f"one point ({x:g}M): Spark seconds / embedded seconds (fixed costs included: pessimistic)"
+        out["f_basis"] = (f"Spark seconds / embedded seconds at the largest size both ran ({x:g}M; fixed costs "
+                          f"included, so pessimistic; a slope needs ≥ 3 Spark sizes and came out "
+                          f"{'negative' if len(both) >= 2 and slope(both) <= 0 else 'unavailable'})")
     out["alerts_per_m"] = None
     return out
 

@@ -3,6 +3,7 @@ results.json, and the part itself run end to end at a tiny size."""
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -33,7 +34,7 @@ def _linear_results() -> dict:
         x = G.persons(t) / 1e6
         r.update({f"growth.monitor_seconds_{t}": 3 * x + 1, f"growth.monitor_cpu_seconds_{t}": 7 * x + 2,
                   f"growth.peak_rss_gb_{t}": 0.5 * x + 0.2, f"growth.snapshot_mb_{t}": 36 * x})
-    r.update({"growth.spark_seconds_1m": 100.0, "growth.spark_seconds_2m": 130.0})
+    r.update({"growth.spark_seconds_1m": 100.0, "growth.spark_seconds_2m": 130.0, "growth.spark_seconds_5m": 220.0})
     return r
 
 
@@ -42,10 +43,21 @@ def test_capacity_reads_the_slope_of_the_measured_curve():
     assert c["c"] == pytest.approx(7.0)  # CPU-seconds slope, not 2 × wall of one point
     assert c["mem"] == pytest.approx(0.5)
     assert c["snap"] == pytest.approx(36.0)
-    assert c["f"] == pytest.approx(30.0 / 3.0)  # Spark slope / embedded slope over 1M and 2M
+    assert c["f"] == pytest.approx(30.0 / 3.0)  # Spark slope / embedded slope over 1M, 2M and 5M
     text = G.render_capacity(_linear_results())
     assert "c = 7.0 core-seconds per million persons" in text
     assert f"{7.0 * 500:,.0f} core-s" in text
+
+
+def test_spark_factor_never_comes_from_a_falling_two_point_curve():
+    """Measured on the quiet machine: Spark 72.3 s at 1M (JVM warm-up) and 51.5 s at 2M. A two-point slope is
+    negative and gave f = -7.7 and 'minus six cores'; the factor is then the ratio at the largest size."""
+    r = _linear_results()
+    r.update({"growth.spark_seconds_1m": 72.3, "growth.spark_seconds_2m": 51.5})
+    del r["growth.spark_seconds_5m"]
+    c = G.capacity(r)
+    assert c["f"] == pytest.approx(51.5 / (3 * 2 + 1)) and c["f"] > 0 and "largest size" in c["f_basis"]
+    assert not re.search(r"(≈|=|\*\*) ?-\d", G.render_capacity(r))  # no negative cores or hours
 
 
 def test_capacity_falls_back_to_older_wall_figures():
