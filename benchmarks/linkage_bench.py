@@ -504,6 +504,13 @@ def run(results: dict, work: Path) -> None:
         gen.mkdir(parents=True, exist_ok=True)
         subprocess.run([str(Path(PY).parent / "fangpin"), "synth", "-n", "50000", "--db", f"sqlite:///{db}",
                         "--feeds-dir", str(feeds)], check=True, capture_output=True)
+    # a county cached by an earlier run may predate the current schema (e.g. the 0012 current-state tables that
+    # the registry reads use): bring it to the head revision before reading it
+    from fangpin.db import make_engine, upgrade
+
+    ge = make_engine(f"sqlite:///{db}")
+    upgrade(ge)
+    ge.dispose()
     g = evaluate_generator_feeds(f"sqlite:///{db}", feeds)
     details["generator"] = {k: v for k, v in g.items() if k != "model"}
     results["linkage.precision"] = g["all"]["precision"]
