@@ -37,6 +37,19 @@ def _read(J, out: Path, partition: str | None, conn, county: str | None):
         raise typer.Exit(code=2)
 
 
+def _export(e, out: Path, *, national_ids: bool, county: Optional[str]):
+    """Registry → Parquet snapshot; a refusal (no county code, ids out of range) is printed and exits 2."""
+    from fangpin.issues import FangpinValueError
+    from fangpin.monitoring import snapshot as S
+
+    try:
+        with e.connect() as conn:
+            return S.export(conn, out, national_ids=national_ids, county=county)
+    except FangpinValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(code=2)
+
+
 def _print(report: dict) -> None:
     console.print(f"{report['as_of']} spark run: {report['households']:,} households, {report['alerts']:,} alerts "
                   f"({report['stored'].get('alerts_new', 0):,} new)")
@@ -60,8 +73,6 @@ def spark_monitor(
     import tempfile
 
     from fangpin.db import upgrade
-    from fangpin.issues import FangpinValueError
-    from fangpin.monitoring import snapshot as S
     from fangpin.monitoring import spark_job as J
     from fangpin.monitoring.cluster import cluster_conf
 
@@ -70,13 +81,8 @@ def spark_monitor(
     d = date.fromisoformat(as_of) if as_of else date.today()
     with tempfile.TemporaryDirectory(prefix="fangpin-spark-") as tmp:
         snap_dir, out_dir = snapshot_dir or Path(tmp) / "snap", out or Path(tmp) / "out"
-        try:
-            with e.connect() as conn:
-                # the cluster export always carries national ids (docs/SCALE.md §3): the Parquet can join a union
-                snap = S.export(conn, snap_dir, national_ids=True, county=county)
-        except FangpinValueError as err:
-            console.print(f"[red]{err}[/red]")
-            raise typer.Exit(code=2)
+        # the cluster export always carries national ids (docs/SCALE.md §3): the Parquet can join a union
+        snap = _export(e, snap_dir, national_ids=True, county=county)
         spark = J.session(master, conf=cluster_conf(master, executor_memory=executor_memory))
         try:
             meta = J.run_job(spark, snap, d, out_dir)
@@ -121,19 +127,11 @@ def snapshot_export(
                                       help="ids = county × 10^10 + local id, so exports can be unioned (docs/SCALE.md §3)"),
 ) -> None:
     """Export the registry's monitored tables to Parquet for a provincial / national run (no names, no ID numbers)."""
-    from fangpin.issues import FangpinValueError
-    from fangpin.monitoring import snapshot as S
-
     from fangpin.db import upgrade
 
     e = _engine(db)
     upgrade(e)
-    try:
-        with e.connect() as conn:
-            snap = S.export(conn, out, national_ids=national_ids, county=county)
-    except FangpinValueError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(code=2)
+    snap = _export(e, out, national_ids=national_ids, county=county)
     ids = snap.manifest.get("ids")
     console.print(f"{out}: {sum(snap.manifest['tables'].values()):,} rows, fingerprint {snap.fingerprint}, "
                   + (f"national ids (county {ids['counties'][0]})" if ids else "local ids"))

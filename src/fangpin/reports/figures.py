@@ -184,30 +184,19 @@ def _roster(conn: Connection, scope: str, on: date) -> dict[str, tuple[int, int]
     return {region: (int(h), int(persons.get(region, 0))) for region, h in hh.items()}
 
 
-def _active_households(conn: Connection, scope: str, household_ids: list[int], on: date) -> set[int]:
-    """The given households that are active on ``on`` with their region inside ``scope``."""
-    if not household_ids:
-        return set()
+def _sizes(conn: Connection, scope: str, household_ids: list[int], on: date) -> dict[int, int]:
+    """Active members on ``on`` of those given households that are active then with their region inside ``scope``
+    (one query per 5,000 households: the household keys joined to the member keys)."""
     hq = current_household_keys(on, conn).subquery()
-    out: set[int] = set()
-    ids = sorted(set(household_ids))
-    for i in range(0, len(ids), 5000):
-        out.update(conn.execute(select(hq.c.household_id).where(
-            hq.c.active.is_(True), region_prefix(hq.c.region_code, scope), hq.c.household_id.in_(ids[i:i + 5000])))
-            .scalars())
-    return out
-
-
-def _sizes(conn: Connection, household_ids: list[int], on: date) -> dict[int, int]:
-    """Active members on ``on`` of the given households."""
-    if not household_ids:
-        return {}
     mq = current_member_keys(on, conn).subquery()
+    ids = sorted(set(household_ids))
     out: dict[int, int] = {}
-    for i in range(0, len(household_ids), 5000):
-        part = household_ids[i:i + 5000]
-        out.update(conn.execute(select(mq.c.household_id, func.count()).where(
-            mq.c.active.is_(True), mq.c.household_id.in_(part)).group_by(mq.c.household_id)).all())
+    for i in range(0, len(ids), 5000):
+        out.update(conn.execute(
+            select(hq.c.household_id, func.count()).join(mq, mq.c.household_id == hq.c.household_id)
+            .where(hq.c.active.is_(True), region_prefix(hq.c.region_code, scope), mq.c.active.is_(True),
+                   hq.c.household_id.in_(ids[i:i + 5000]))
+            .group_by(hq.c.household_id)).all())
     return {k: int(v) for k, v in out.items()}
 
 
@@ -283,8 +272,7 @@ def county_figures(conn: Connection, scope: str, month: str, *, months: int = 12
     households = sum(h for h, _ in roster.values())
     persons = sum(n for _, n in roster.values())
     # persons of monitored households that are active in the roster (a household no longer active counts 0)
-    active_now = _active_households(conn, scope, [c["household_id"] for c in monitored_now], as_of)
-    sizes = _sizes(conn, sorted(active_now), as_of)
+    sizes = _sizes(conn, scope, [c["household_id"] for c in monitored_now], as_of)
     mon_persons = sum(sizes.get(c["household_id"], 0) for c in monitored_now)
     open_alerts = int(conn.execute(select(func.count()).select_from(Alert).where(
         region_prefix(Alert.region_code, scope), Alert.status == "open")).scalar_one())
