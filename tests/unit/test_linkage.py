@@ -274,3 +274,101 @@ def test_pinyin_ids_do_not_depend_on_reading_order():
     h = hash_strings(arr)
     assert np.array_equal(h, hash_strings(arr, chunk=3))
     assert h[0] == h[3] and h[2] != h[4] and h[1] == -1
+
+
+def _index_arrays(idx):
+    out = {"fingerprint": idx.fingerprint, "person_id": idx.person_id, "tf_u": idx.tf_u_avg}
+    for k, f in dict.items(idx.features):
+        out["f:" + k] = (f.v, f.ok) if hasattr(f, "v") else f
+    for k, v in idx.tf_count.items():
+        out["tf:" + k] = v
+    for tup, b in idx.blocks.items():
+        out[f"b:{tup}"] = (b.keys, b.starts, b.perm)
+    return out
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        return all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_threaded_linkage_equals_serial(world, monkeypatch, threads):
+    """fangpin.linkage.parallel: row slices, blocking tables, joins and comparisons on several threads give the
+    serial index (same arrays, dtypes and key order) and the same links."""
+    from fangpin.linkage import build_index, parallel
+
+    reg, feed, model = world
+    left = _left(feed)
+    serial_idx = build_index(reg, threads=1)
+    serial = link(left, serial_idx, model=model)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)  # the world is small: force the threaded path everywhere
+    monkeypatch.setenv("FANGPIN_LINK_THREADS", str(threads))
+    idx = build_index(reg)
+    a, b = _index_arrays(serial_idx), _index_arrays(idx)
+    assert list(a) == list(b)
+    assert [k for k in a if not _same(a[k], b[k])] == []
+    assert list(dict.keys(idx.features)) == list(dict.keys(serial_idx.features))
+    assert link(left, idx, model=model).equals(serial)
+    p1, p2 = prepare(left, serial_idx, model.settings), prepare(left, idx, model.settings)
+    li, ri = candidate_pairs(p2, model.settings)
+    monkeypatch.setenv("FANGPIN_LINK_THREADS", "1")
+    li1, ri1 = candidate_pairs(p1, model.settings)
+    assert np.array_equal(li, li1) and np.array_equal(ri, ri1)
+
+
+def test_threaded_string_dictionaries_equal_serial(monkeypatch):
+    """String comparisons (FEBRL settings) keep one dictionary over the whole column on the threaded path."""
+    from fangpin.linkage import febrl_settings
+    from fangpin.linkage.features import side_features
+    from fangpin.linkage import parallel
+
+    rng = np.random.default_rng(3)
+    words = np.array(["smith", "jones", "li", "wang", "o'brien", " Smith ", "", None], dtype=object)
+    t = pa.table({c["column"]: pa.array(rng.choice(words, 500).tolist(), pa.string())
+                  for c in febrl_settings()["comparisons"] if c["kind"] != "date"}
+                 | {"date_of_birth": pa.array(rng.choice(["19900101", "1985-3-4", None], 500).tolist())})
+    s1, d1 = side_features(t, febrl_settings(), threads=1)
+    monkeypatch.setattr(parallel, "MIN_ROWS", 0)
+    s3, d3 = side_features(t, febrl_settings(), threads=3)
+    assert list(dict.keys(s1)) == list(dict.keys(s3)) and list(d1) == list(d3)
+    assert all(d1[k].equals(d3[k]) for k in d1)
+    for k in dict.keys(s1):
+        x, y = dict.__getitem__(s1, k), dict.__getitem__(s3, k)
+        assert _same((x.v, x.ok), (y.v, y.ok)) if hasattr(x, "v") else _same(x, y)
+
+
+def test_compiled_kernels_equal_numpy_paths(monkeypatch):
+    """fangpin.linkage.kernels (numba UTF-8 decoding and string hashes) give the numpy paths' values exactly,
+    on CJK, compound/4-byte characters, full-width letters, dots, spaces, zero-width characters, nulls, empty
+    strings, names longer than the matrix width and an offset slice; fangpin.linkage.sorting equals numpy's
+    stable argsort, with duplicate and extreme keys."""
+    from fangpin.linkage import kernels, names, sorting
+
+    base = ["张伟", "欧阳·娜", "阿依古丽·买买提", " 李 秀英 ", "Ｚｈａｎｇ", "𠀀𠀁吉", "", None, "abc.def",
+            "王\u200b五", "x" * 30, "ä", "13800000000", "艾力．买买提"]
+    rng = np.random.default_rng(0)
+    arr = pa.array([base[i] for i in rng.integers(0, len(base), 5000)], pa.string()).slice(7)
+    monkeypatch.setattr(kernels, "MIN_ROWS", 10 ** 12)
+    want = [names.codepoint_matrix(arr, 12), names.codepoint_matrix(arr, 12, drop_spaces_and_dots=False),
+            names.hash_strings(arr)]
+    monkeypatch.setattr(kernels, "MIN_ROWS", 0)
+    got = [names.codepoint_matrix(arr, 12), names.codepoint_matrix(arr, 12, drop_spaces_and_dots=False),
+           names.hash_strings(arr)]
+    for (m0, l0), (m1, l1) in zip(want[:2], got[:2]):
+        assert m0.dtype == m1.dtype and l0.dtype == l1.dtype
+        assert np.array_equal(m0, m1) and np.array_equal(l0, l1)
+    assert np.array_equal(want[2], got[2])
+
+    monkeypatch.setattr(sorting, "MIN_KEYS", 0)
+    keys = rng.integers(-2 ** 63, 2 ** 63 - 1, 20_000, dtype=np.int64)
+    keys[::3] = keys[5]  # a large block (merge-sorted bucket)
+    keys[1::50] = -2 ** 63
+    keys[2::70] = 2 ** 63 - 1
+    rows = np.arange(keys.size, dtype=np.int32) * 2
+    ks, kr = sorting.sort_keys(keys, rows)
+    order = np.argsort(keys, kind="stable")
+    assert np.array_equal(ks, keys[order]) and np.array_equal(kr, rows[order]) and kr.dtype == rows.dtype

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 from fangpin.linkage.features import column, rule_key, side_features
 from fangpin.linkage.index import LinkIndex, build_index
 from fangpin.linkage.model import LEVELS, LinkModel, chinese_settings
+from fangpin.linkage.parallel import pmap, threads_for
 
 __all__ = ["Prepared", "prepare", "candidate_pairs", "compare", "fit", "score", "link", "train",
            "OUTPUT_SCHEMA", "LEFT_SCHEMA"]
@@ -109,22 +110,26 @@ def candidate_pairs(p: Prepared, settings: dict[str, Any], threads: int | None =
     ``max_block`` rows is not selective and gives no pairs for that row. Every rule yields pairs already sorted
     by (left, right), so the union is a merge of sorted runs followed by de-duplication.
     """
-    del threads  # kept for compatibility (the joins are numpy binary searches now)
     max_block = int(settings.get("max_block", 2000))
     idx = p.index
     if idx is None:
         raise ValueError("Prepared has no link index")
     n_right = np.int64(max(p.n_right, 1))
-    codes = []
-    for rule in settings["blocking"]:
-        lf = [x.split(">")[0] for x in rule]
-        rf = tuple(x.split(">")[-1] for x in rule)
+    rules = [([x.split(">")[0] for x in rule], tuple(x.split(">")[-1] for x in rule)) for rule in settings["blocking"]]
+    for lf, _ in rules:  # derived left features once, before the threads read them
+        for f in lf:
+            p.left[f]
+
+    def join(rule: tuple[list[str], tuple[str, ...]]) -> np.ndarray:
+        lf, rf = rule
         kl, okl = rule_key(p.left, lf)
         li = np.flatnonzero(okl)
         start, cnt = idx.blocks[rf].lookup(kl[li])
         sel = (cnt > 0) & (cnt <= max_block)
         a, b = _expand(li[sel], start[sel], cnt[sel], idx.blocks[rf].perm)
-        codes.append(a * n_right + b)
+        return a * n_right + b
+
+    codes = pmap(join, rules, threads_for(p.n_left, threads))
     if not codes:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     code = np.concatenate(codes)
@@ -247,8 +252,14 @@ def compare(p: Prepared, settings: dict[str, Any], li: np.ndarray, ri: np.ndarra
     """(n_pairs, n_comparisons) int8 level matrix; -1 = a value is missing."""
     comps = settings["comparisons"]
     out = np.empty((li.size, len(comps)), dtype=np.int8)
-    for c, comp in enumerate(comps):
-        out[:, c] = _compare_one(comp, p, li, ri)
+    for comp in comps:  # the one derived feature compare reads, once, before the threads read it
+        if comp["kind"] == "date":
+            p.left[f"{comp['name']}.swapped"]
+
+    def one(c: int) -> None:
+        out[:, c] = _compare_one(comps[c], p, li, ri)
+
+    pmap(one, range(len(comps)), threads_for(li.size))
     return out
 
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fangpin.linkage.names import hash_rows, hash_strings, name_features
+from fangpin.linkage.parallel import pmap, threads_for
 
 __all__ = ["Feat", "Side", "side_features", "rule_key", "column"]
 
@@ -102,17 +103,55 @@ def _small_int(v: np.ndarray) -> np.ndarray:
     return v.astype(np.int64)
 
 
-def side_features(t: pa.Table, settings: dict[str, Any], strings: dict[str, pa.Array] | None = None
-                  ) -> tuple[Side, dict[str, pa.Array]]:
+def side_features(t: pa.Table, settings: dict[str, Any], strings: dict[str, pa.Array] | None = None, *,
+                  threads: int | None = None) -> tuple[Side, dict[str, pa.Array]]:
     """Base features of one table.
 
     ``strings`` = None: this is the registry side; dictionaries of the string comparisons are built and returned.
     Otherwise the table is mapped into those dictionaries, and the returned dictionaries are extended by the
     values only this table has (their ids follow the registry's).
+
+    Large tables are split into row slices computed on ``threads`` threads (:mod:`fangpin.linkage.parallel`);
+    every feature but a string dictionary is a function of its own row, so the joined slices equal the serial
+    result (same values, dtypes and key order). String comparisons, whose ids depend on the whole column, are
+    computed on the whole table in a task of their own.
     """
+    comps = settings["comparisons"]
+    n = t.num_rows
+    k = threads_for(n, threads)
+    if k <= 1:
+        return _side_features(t, comps, strings)
+    whole = [c for c in comps if c["kind"] == "string"]
+    rowwise = [c for c in comps if c["kind"] != "string"]
+    bounds = [(i * n // k, (i + 1) * n // k) for i in range(k)]
+    tasks: list[tuple[pa.Table, list[dict[str, Any]]]] = [(t.slice(a, b - a), rowwise) for a, b in bounds]
+    if whole:
+        tasks.append((t, whole))
+    parts = pmap(lambda job: _side_features(job[0], job[1], strings), tasks, k)
+    pieces = [p for p, _ in parts[:k]]
+    out = Side()
+    dicts: dict[str, pa.Array] = dict(parts[k][1]) if whole else {}
+    whole_side = parts[k][0] if whole else Side()
+    for comp in comps:  # the serial key order: comparisons in order, each comparison's keys in order
+        prefix = comp["name"] + "."
+        if comp["kind"] == "string":
+            for key in [x for x in dict.keys(whole_side) if x.startswith(prefix)]:
+                out[key] = dict.__getitem__(whole_side, key)
+            continue
+        for key in [x for x in dict.keys(pieces[0]) if x.startswith(prefix)]:
+            vals = [dict.__getitem__(p, key) for p in pieces]
+            if isinstance(vals[0], Feat):
+                out[key] = Feat(np.concatenate([v.v for v in vals]), np.concatenate([v.ok for v in vals]))
+            else:
+                out[key] = np.concatenate(vals)
+    return out, dicts
+
+
+def _side_features(t: pa.Table, comps: list[dict[str, Any]], strings: dict[str, pa.Array] | None
+                   ) -> tuple[Side, dict[str, pa.Array]]:
     out = Side()
     dicts: dict[str, pa.Array] = {}
-    for comp in settings["comparisons"]:
+    for comp in comps:
         name, kind, col = comp["name"], comp["kind"], comp["column"]
         a = column(t, col)
         if kind == "name_zh":

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ import pyarrow.compute as pc
 
 from fangpin.linkage.features import Feat, Side, column, rule_key, side_features
 from fangpin.linkage.names import pinyin_table_snapshot, preload_pinyin_table
+from fangpin.linkage.parallel import pmap, threads_for
+from fangpin.linkage.sorting import sort_keys
 
 __all__ = ["LinkIndex", "Block", "build_index", "registry_fingerprint", "index_spec", "FORMAT"]
 
@@ -110,10 +113,7 @@ class Block:
     @classmethod
     def build(cls, key: np.ndarray, ok: np.ndarray) -> "Block":
         valid = np.flatnonzero(ok)
-        k = key[valid]
-        order = np.argsort(k, kind="stable")
-        ks = k[order]
-        perm = valid[order]
+        ks, perm = sort_keys(key[valid], valid)
         brk = np.flatnonzero(ks[1:] != ks[:-1]) + 1 if ks.size else np.zeros(0, np.int64)
         starts = np.concatenate([[0], brk, [ks.size]]).astype(np.int64) if ks.size else np.zeros(1, np.int64)
         dt = np.int32 if key.size < 2 ** 31 else np.int64
@@ -278,37 +278,55 @@ def _np(col: pa.ChunkedArray, width: int | None = None) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=True)
 
 
-def build_index(registry: pa.Table, settings: dict[str, Any] | None = None) -> LinkIndex:
-    """Compute the registry side of linkage once (features, blocking tables, term frequencies)."""
+def _term_counts(f: Feat, n: int) -> tuple[np.ndarray, float]:
+    """Registry count of each row's value (0 where missing) and the sum of squared relative frequencies."""
+    cnt = np.zeros(n, np.int32)
+    ok = np.flatnonzero(f.ok)
+    if not ok.size:
+        return cnt, 0.0
+    ks, rows = sort_keys(f.v[ok].astype(np.int64, copy=False), ok)
+    starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
+    c = np.diff(np.append(starts, ks.size))  # rows per distinct value
+    cnt[rows] = np.repeat(c, c)
+    fr = c / max(n, 1)
+    return cnt, float((fr ** 2).sum())
+
+
+def build_index(registry: pa.Table, settings: dict[str, Any] | None = None, *, threads: int | None = None
+                ) -> LinkIndex:
+    """Compute the registry side of linkage once (features, blocking tables, term frequencies).
+
+    Independent pieces run on ``threads`` threads (:mod:`fangpin.linkage.parallel`): the fingerprint beside the
+    features, then the blocking tables and term-frequency counts side by side. The index does not depend on the
+    number of threads."""
     from fangpin.linkage.model import chinese_settings
 
     settings = settings or chinese_settings()
     t0 = time.perf_counter()
     spec = index_spec(settings)
-    fp = registry_fingerprint(registry, spec)
-    feats, strings = side_features(registry, spec)
     n = registry.num_rows
-    pid = np.asarray(column(registry, "person_id").cast(pa.int64()))
-    blocks = {tup: Block.build(*rule_key(feats, list(tup))) for tup in _right_tuples(spec)}
+    k = threads_for(n, threads)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fangpin-fingerprint") as ex:
+        fp_job = ex.submit(registry_fingerprint, registry, spec)  # sha256 releases the GIL: overlaps the features
+        feats, strings = side_features(registry, spec, threads=k)
+        pid = np.asarray(column(registry, "person_id").cast(pa.int64()))
+        tuples = _right_tuples(spec)
+        for tup in tuples:  # derived features (year, ym, ...) once, before the threads read them
+            for f in tup:
+                feats[f]
+        tf_feats = [feat for comp in spec["comparisons"] if comp["tf"] for feat in
+                    ([f"{comp['name']}.key", f"{comp['name']}.py_key"] if comp["kind"] == "name_zh" else
+                     [f"{comp['name']}.value"] if comp["kind"] in ("string", "exact") else [])]
+        jobs = [("block", tup) for tup in tuples] + [("tf", feat) for feat in tf_feats]
+        done = pmap(lambda job: Block.build(*rule_key(feats, list(job[1]))) if job[0] == "block"
+                    else _term_counts(feats[job[1]], n), jobs, k)
+        fp = fp_job.result()
+    blocks = {tup: b for (kind, tup), b in zip(jobs, done) if kind == "block"}
     tf_count: dict[str, np.ndarray] = {}
     tf_u: dict[str, float] = {}
-    for comp in spec["comparisons"]:
-        if not comp["tf"]:
-            continue
-        tf_feats = [f"{comp['name']}.key", f"{comp['name']}.py_key"] if comp["kind"] == "name_zh" else \
-            [f"{comp['name']}.value"] if comp["kind"] in ("string", "exact") else []
-        for feat in tf_feats:
-            f = feats[feat]
-            cnt = np.zeros(n, np.int32)
-            ok = np.flatnonzero(f.ok)
-            if ok.size:
-                _, inv, c = np.unique(f.v[ok], return_inverse=True, return_counts=True)
-                cnt[ok] = c[inv]
-                fr = c / max(n, 1)
-                tf_u[feat] = float((fr ** 2).sum())
-            else:
-                tf_u[feat] = 0.0
-            tf_count[feat] = cnt
+    for (kind, feat), res in zip(jobs, done):
+        if kind == "tf":
+            tf_count[feat], tf_u[feat] = res
     return LinkIndex(spec=spec, fingerprint=fp, n=n, features=feats, person_id=pid, strings=strings,
                      blocks=blocks, tf_count=tf_count, tf_u_avg=tf_u,
                      info={"build_seconds": time.perf_counter() - t0, "built_at": time.time()},

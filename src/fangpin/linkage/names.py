@@ -19,6 +19,7 @@ Pinyin conventions
 from __future__ import annotations
 
 import re
+import threading
 import zlib
 from functools import lru_cache
 
@@ -26,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fangpin.linkage import kernels
 from fangpin.textnorm import MIDDLE_DOT, clean_name, is_cjk_char
 
 __all__ = [
@@ -187,6 +189,8 @@ def codepoint_matrix(arr: pa.Array | pa.ChunkedArray, width: int, *, drop_spaces
         arr = arr.combine_chunks()
     arr = arr.cast(pa.string())
     n = len(arr)
+    if n >= kernels.MIN_ROWS:
+        return kernels.codepoints(arr, width, _FOLD, _DROP, drop_spaces_and_dots)
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + n + 1].astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
@@ -323,6 +327,8 @@ def hash_strings(arr: pa.Array | pa.ChunkedArray, chunk: int = 1 << 20) -> np.nd
         arr = arr.combine_chunks()
     arr = arr.cast(pa.string())
     n = len(arr)
+    if n >= kernels.MIN_ROWS:
+        return kernels.string_hashes(arr)
     out = np.empty(n, np.int64)
     if n == 0:
         return out
@@ -357,6 +363,7 @@ class _PinyinTables:
     """
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         self.syllables: list[str] = [""]
         self.syl_id: dict[str, int] = {"": 0}
         self.by_id: dict[int, str] = {0: ""}
@@ -387,15 +394,30 @@ class _PinyinTables:
         return i
 
     def lookup(self, cps: np.ndarray) -> np.ndarray:
-        missing = np.unique(cps[self.cp_to_syl[cps] < 0])
-        for cp in missing.tolist():
-            self.cp_to_syl[cp] = self._sid(char_pinyin(chr(cp)))
-        return self.cp_to_syl[cps]
+        ids = self.cp_to_syl[cps]
+        unknown = ids < 0
+        if not unknown.any():
+            return ids
+        missing = np.unique(cps[unknown])
+        with self.lock:  # slices of one table are read on several threads (fangpin.linkage.parallel)
+            for cp in missing.tolist():
+                if self.cp_to_syl[cp] < 0:
+                    self.cp_to_syl[cp] = self._sid(char_pinyin(chr(cp)))
+        ids[unknown] = self.cp_to_syl[cps[unknown]]
+        return ids
 
 
-@lru_cache(maxsize=1)
+_TABLES: list[_PinyinTables] = []
+_TABLES_LOCK = threading.Lock()
+
+
 def _tables() -> _PinyinTables:
-    return _PinyinTables()
+    """The process's one table (created once, also when several threads ask first)."""
+    if not _TABLES:
+        with _TABLES_LOCK:
+            if not _TABLES:
+                _TABLES.append(_PinyinTables())
+    return _TABLES[0]
 
 
 def pinyin_table_snapshot() -> tuple[np.ndarray, np.ndarray]:
@@ -443,10 +465,17 @@ def name_features(names: pa.Array | pa.ChunkedArray, width: int = 12) -> NameFea
         names = names.combine_chunks() if names.num_chunks != 1 else names.chunk(0)
     n = len(names)
     step = 1 << 20
-    if n > 2 * step:  # bounded temporaries (a 10M registry): features per slice of 1M names
-        parts = [_name_features(names.slice(s0, step), width) for s0 in range(0, n, step)]
-        return NameFeatures(**{k: np.concatenate([getattr(f, k) for f in parts]) for k in NameFeatures.__slots__})
-    return _name_features(names, width)
+    if n <= 2 * step:
+        return _name_features(names, width)
+    out: dict[str, np.ndarray] = {}
+    for s0 in range(0, n, step):  # bounded temporaries (a 10M registry): features per slice of 1M names
+        part = _name_features(names.slice(s0, step), width)
+        for k in NameFeatures.__slots__:
+            v = getattr(part, k)
+            if k not in out:
+                out[k] = np.empty((n,) + v.shape[1:], v.dtype)
+            out[k][s0: s0 + v.shape[0]] = v
+    return NameFeatures(**out)
 
 
 def _name_features(names: pa.Array, width: int) -> NameFeatures:
