@@ -183,18 +183,19 @@ class LinkIndex:
                     cols[k] = pa.array(arr)
         for k, v in self.tf_count.items():
             cols["tf:" + k] = pa.array(v)
-        _write(d / "features.arrow", pa.table(cols))
+        files: list[tuple[Path, pa.Table]] = [(d / "features.arrow", pa.table(cols))]
         blocks = []
         for i, (tup, b) in enumerate(self.blocks.items()):
-            _write(d / f"block{i}.keys.arrow", pa.table({"key": pa.array(b.keys)}))
-            _write(d / f"block{i}.starts.arrow", pa.table({"start": pa.array(b.starts)}))
-            _write(d / f"block{i}.perm.arrow", pa.table({"row": pa.array(b.perm)}))
+            files += [(d / f"block{i}.keys.arrow", pa.table({"key": pa.array(b.keys)})),
+                      (d / f"block{i}.starts.arrow", pa.table({"start": pa.array(b.starts)})),
+                      (d / f"block{i}.perm.arrow", pa.table({"row": pa.array(b.perm)}))]
             blocks.append(list(tup))
         for name, arr in self.strings.items():
-            _write(d / f"strings.{name}.arrow", pa.table({"value": arr}))
+            files.append((d / f"strings.{name}.arrow", pa.table({"value": arr})))
         if self.pinyin_table is not None:
             cps, ids = self.pinyin_table
-            _write(d / "pinyin.arrow", pa.table({"cp": pa.array(cps), "syllable_id": pa.array(ids)}))
+            files.append((d / "pinyin.arrow", pa.table({"cp": pa.array(cps), "syllable_id": pa.array(ids)})))
+        pmap(lambda job: _write(*job), files, threads_for(self.n))  # file writes release the GIL
         meta = {"format": FORMAT, "spec": self.spec, "fingerprint": self.fingerprint, "n": self.n,
                 "blocks": blocks, "strings": sorted(self.strings), "tf_u_avg": self.tf_u_avg, "raw": raw,
                 "info": self.info}
