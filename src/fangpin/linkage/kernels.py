@@ -21,19 +21,20 @@ _K: dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
+# constants of names._mix64 / names.hash_strings (module globals: numba freezes them, and caches the kernels,
+# which it cannot do for closures)
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+_LOW63 = np.uint64(0x7FFFFFFFFFFFFFFF)
+_S27 = np.uint64(27)
+_S30 = np.uint64(30)
+_S31 = np.uint64(31)
+_S8 = np.uint64(8)
+
+
 def _compile(cache: bool) -> dict[str, object]:
     from numba import njit
-
-    m1 = np.uint64(0x9E3779B97F4A7C15)
-    m2 = np.uint64(0xBF58476D1CE4E5B9)
-    m3 = np.uint64(0x94D049BB133111EB)
-    low63 = np.uint64(0x7FFFFFFFFFFFFFFF)
-
-    @njit(nogil=True, cache=cache, inline="always")
-    def mix(x):  # pragma: no cover - compiled; splitmix64 finaliser as names._mix64
-        x = (x ^ (x >> np.uint64(30))) * m2
-        x = (x ^ (x >> np.uint64(27))) * m3
-        return x ^ (x >> np.uint64(31))
 
     @njit(nogil=True, cache=cache)
     def hashes(offsets, data, valid, out):  # pragma: no cover - compiled
@@ -45,17 +46,19 @@ def _compile(cache: bool) -> dict[str, object]:
             e = offsets[i + 1]
             s = np.uint64(0)
             for j in range(a, e):
-                s += mix(np.uint64(data[j]) | (np.uint64(j - a) << np.uint64(8)))
-            h = mix(s + np.uint64(e - a) * m1)
-            out[i] = np.int64(h & low63)
-
-    @njit(nogil=True, cache=cache, inline="always")
-    def at(data, j):  # pragma: no cover - compiled; 0 past the end (the numpy path pads with zeros)
-        return np.uint32(data[j]) if j < data.size else np.uint32(0)
+                x = np.uint64(data[j]) | (np.uint64(j - a) << _S8)
+                x = (x ^ (x >> _S30)) * _M2  # splitmix64 finaliser, as names._mix64
+                x = (x ^ (x >> _S27)) * _M3
+                s += x ^ (x >> _S31)
+            x = s + np.uint64(e - a) * _M1
+            x = (x ^ (x >> _S30)) * _M2
+            x = (x ^ (x >> _S27)) * _M3
+            out[i] = np.int64((x ^ (x >> _S31)) & _LOW63)
 
     @njit(nogil=True, cache=cache)
     def decode(offsets, data, valid, fold, drop, use_drop, mat, lengths):  # pragma: no cover - compiled
         width = mat.shape[1]
+        end = data.size
         for i in range(offsets.size - 1):
             if not valid[i]:
                 continue
@@ -63,7 +66,11 @@ def _compile(cache: bool) -> dict[str, object]:
             e = offsets[i + 1]
             k = 0
             while j < e:
-                b0 = np.uint32(data[j])
+                b0 = np.int64(data[j])
+                # continuation bytes of a truncated sequence past the buffer read as 0 (the numpy path pads)
+                b1 = np.int64(data[j + 1]) if j + 1 < end else 0
+                b2 = np.int64(data[j + 2]) if j + 2 < end else 0
+                b3 = np.int64(data[j + 3]) if j + 3 < end else 0
                 if b0 < 0x80:
                     cp = b0
                     j += 1
@@ -71,22 +78,21 @@ def _compile(cache: bool) -> dict[str, object]:
                     j += 1
                     continue
                 elif b0 < 0xE0:
-                    cp = ((b0 & 0x1F) << 6) | (at(data, j + 1) & 0x3F)
+                    cp = ((b0 & 0x1F) << 6) | (b1 & 0x3F)
                     j += 2
                 elif b0 < 0xF0:
-                    cp = ((b0 & 0x0F) << 12) | ((at(data, j + 1) & 0x3F) << 6) | (at(data, j + 2) & 0x3F)
+                    cp = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
                     j += 3
                 else:
-                    cp = (((b0 & 0x07) << 18) | ((at(data, j + 1) & 0x3F) << 12)
-                          | ((at(data, j + 2) & 0x3F) << 6) | (at(data, j + 3) & 0x3F))
+                    cp = ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F)
                     j += 4
                 if cp > 0x10FFFF:
-                    cp = np.uint32(0x10FFFF)
-                cp = fold[cp]
-                if use_drop and drop[cp]:
+                    cp = 0x10FFFF
+                c = fold[cp]
+                if use_drop and drop[c]:
                     continue
                 if k < width:
-                    mat[i, k] = cp
+                    mat[i, k] = c
                 k += 1
             lengths[i] = k
 
