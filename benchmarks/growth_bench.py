@@ -398,6 +398,30 @@ def _drop_db(db: Path) -> None:
         shutil.rmtree(p) if p.is_dir() else p.unlink()
 
 
+def _synthesised(db: Path, tag: str, n: int, region: str) -> dict:
+    """Synthesise the registry (measured); with FANGPIN_GROWTH_KEEP_DB=<dir> the fresh database, its truth and
+    the synthesis figures are kept there and later runs copy them instead of synthesising again (a 10M-person
+    county takes a quarter of an hour; the imports are then re-measured against an identical registry)."""
+    keep = os.environ.get("FANGPIN_GROWTH_KEEP_DB")
+    kdir = Path(keep) if keep else None
+    fig = kdir / f"synth_{tag}.json" if kdir else None
+    if fig is not None and fig.exists():
+        for p in kdir.glob(f"registry_{tag}.db*"):
+            dest = db.parent / p.name
+            shutil.copytree(p, dest) if p.is_dir() else shutil.copyfile(p, dest)
+        return {**json.loads(fig.read_text()), "reused_from": str(kdir)}
+    s = _child(f"import growth_bench as G; RESULT = G.synth_child({str(db)!r}, "
+               f"{max(1, round(n / PERSONS_PER_HOUSEHOLD))}, {region!r})")
+    if kdir is not None:
+        kdir.mkdir(parents=True, exist_ok=True)
+        for p in db.parent.glob(db.name + "*"):
+            dest = kdir / p.name
+            shutil.rmtree(dest, ignore_errors=True) if dest.is_dir() else dest.unlink(missing_ok=True)
+            shutil.copytree(p, dest) if p.is_dir() else shutil.copyfile(p, dest)
+        fig.write_text(json.dumps(s))
+    return s
+
+
 def measure_import(results: dict, work: Path, tag: str, details: dict) -> None:
     n = persons(tag)
     d = work / "import"
@@ -407,8 +431,7 @@ def measure_import(results: dict, work: Path, tag: str, details: dict) -> None:
     _drop_db(db)
     region = "530521" if n <= 1_500_000 else "53"  # one county up to ~1.5M persons, else Yunnan's villages
     try:
-        s = _child(f"import growth_bench as G; RESULT = G.synth_child({str(db)!r}, "
-                   f"{max(1, round(n / PERSONS_PER_HOUSEHOLD))}, {region!r})")
+        s = _synthesised(db, tag, n, region)
         csv = d / f"civil_affairs_{tag}.csv"
         n_feed = feed_csv(Path(f"{db}.truth"), csv, _env_int("FANGPIN_GROWTH_FEED_ROWS", 20_000))
         f = _child(f"import growth_bench as G; RESULT = G.import_child('feed', {str(db)!r}, {str(csv)!r}, "
