@@ -18,7 +18,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from typer.testing import CliRunner
 
+from fangpin.cli.main import app
 from fangpin.db import alembic_config, current_revision, make_engine, upgrade
 from fangpin.ids import check_digit
 from fangpin.issues import FangpinValueError
@@ -298,11 +300,22 @@ def test_sqlite_upgrade_failing_in_a_later_migration_leaves_the_previous_revisio
         assert _rows(c) == data
         assert c.execute(text("SELECT id_number FROM person WHERE id = 1")).scalar() == PEOPLE[1][0]
     _assert_normal_connections_enforce_foreign_keys(e)
+    # `fangpin db upgrade` says so in both languages, without a traceback
+    url = e.url.render_as_string(hide_password=False)
+    r = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)  # a message, not a crash
+    assert "仍停留在版本 0005" in r.output and "unchanged at revision 0005" in r.output
+    assert "household_current" in r.output
+    assert _schema(e) == schema
     # once the obstacle is gone the same file upgrades cleanly
     with e.begin() as c:
         c.execute(text("DROP TABLE household_current"))
-    upgrade(e)
+    r = CliRunner().invoke(app, ["db", "upgrade", "--db", url])
+    assert r.exit_code == 0, r.output
     assert current_revision(e) == _head(e)
+    with e.connect() as c:
+        assert c.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     e.dispose()
 
 
