@@ -90,10 +90,29 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent)."""
-    from alembic import command
+@lru_cache(maxsize=1)
+def _script_heads() -> frozenset[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
+    cfg = Config()
+    cfg.set_main_option("script_location", _alembic_script_location())
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent; the run is one transaction: migrations/env.py).
+
+    Every writing command calls this. A database already at head is left alone after a plain read: on SQLite the
+    migration run takes the write lock (BEGIN IMMEDIATE), which a no-op must not wait for while an import writes.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    if revision == "head":
+        with engine.connect() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == _script_heads():
+                return
     command.upgrade(alembic_config(engine), revision)
 
 

@@ -363,3 +363,54 @@ def _assert_normal_connections_enforce_foreign_keys_empty(e) -> None:
     with e.connect() as c:
         assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert c.connection.dbapi_connection.isolation_level == ""
+
+
+# -- two upgraders at once (every writing command calls upgrade(); so do web workers at start-up) ------------------
+
+def test_two_processes_upgrading_the_same_sqlite_file_at_once(tmp_path):
+    """The revision is read inside the BEGIN IMMEDIATE transaction: the second upgrader waits for the first and
+    then finds nothing left to do, instead of running 0006 a second time on top of it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    e = _fresh_0005(tmp_path)
+    with e.begin() as c:
+        _populate_0005(c)
+    e.dispose()
+    path = tmp_path / "old.db"
+    blocker = sqlite3.connect(str(path), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # hold the write lock so both upgraders queue up behind it
+    code = ("import sys; from fangpin.db import make_engine, upgrade, current_revision; "
+            "e = make_engine(sys.argv[1]); upgrade(e); print(current_revision(e))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, f"sqlite:///{path}"], env=dict(os.environ),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    time.sleep(6)  # both start and reach BEGIN IMMEDIATE (if one is slower it only arrives later: still correct)
+    blocker.rollback()
+    blocker.close()
+    outs = [p.communicate(timeout=120) for p in procs]
+    e = make_engine(f"sqlite:///{path}")
+    head = _head(e)
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    assert [o[0].strip() for o in outs] == [head, head]
+    with e.connect() as c:
+        assert c.execute(text("SELECT COUNT(*) FROM person")).scalar() == 7
+        assert c.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert c.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
+    e.dispose()
+
+
+def test_upgrade_of_a_database_at_head_does_not_wait_for_a_writer(sqlite_engine, tmp_path):
+    """Every writing command calls upgrade(); at head it must not queue for the write lock behind an import."""
+    e = sqlite_engine
+    with e.connect() as c:
+        c.exec_driver_sql("PRAGMA busy_timeout=300")  # the pooled connection: fail fast instead of after 30 s
+    writer = sqlite3.connect(e.url.database, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        upgrade(e)  # returns at once; a BEGIN IMMEDIATE here would fail with "database is locked"
+        assert current_revision(e) == _head(e)
+    finally:
+        writer.rollback()
+        writer.close()
