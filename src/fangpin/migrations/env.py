@@ -81,7 +81,9 @@ def _run_sqlite(engine) -> None:
     SQLAlchemy SQLite dialect docs describe ("Serializable isolation / Savepoints / Transactional DDL", now
     "Enabling Non-Legacy SQLite Transactional Modes"), the driver's ``isolation_level`` is set to ``None`` and we
     emit BEGIN ourselves from the connection's ``begin`` event. BEGIN IMMEDIATE takes the write lock up front
-    (honouring ``busy_timeout``), so no other writer slips in between reading the schema and changing it.
+    (honouring ``busy_timeout``), so no other writer slips in between reading the schema and changing it; the
+    current revision is read inside that transaction, so a second upgrader that waited for the lock finds the work
+    done instead of repeating it.
 
     Only this migration connection is switched; it is restored (``isolation_level`` and ``foreign_keys``) before it
     goes back to the pool, so the application's connections keep their usual settings (fangpin.db.make_engine).
