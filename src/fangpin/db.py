@@ -26,6 +26,26 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str | None = None, **kw: Any) -> Engine:
+    """An engine for ``url`` (default: FANGPIN_DATABASE_URL or the local SQLite file).
+
+    SQLite transaction mode (a deliberate choice): application connections keep the sqlite3 driver's default
+    ("legacy") mode, in which BEGIN is emitted lazily before the first INSERT/UPDATE/DELETE. The application's write
+    paths read first and write second inside one ``engine.begin()`` (job de-duplication, case steps, imports); with
+    the lazy BEGIN the reads run outside the write transaction and the write then waits for the lock under
+    ``busy_timeout``. The alternative the SQLAlchemy SQLite docs describe (``isolation_level=None`` + our own BEGIN
+    from a ``begin`` event) was measured against that pattern (a read, another connection commits, then the write):
+    with a deferred BEGIN the write fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which
+    ``busy_timeout`` cannot wait out); with BEGIN IMMEDIATE every read-only ``engine.connect()`` takes the write
+    lock, so web reads queue behind a long import and a read connection held open while the same thread writes
+    deadlocks until the timeout. The application issues no DDL at run time, so what legacy mode breaks — DDL
+    outside the transaction — matters only to migrations, and ``migrations/env.py`` switches its one connection to
+    transactional DDL (BEGIN IMMEDIATE) for the run and restores it afterwards.
+
+    What legacy mode also breaks is a SAVEPOINT opened before the first write: SQLite then starts the transaction
+    with the savepoint, and releasing it COMMITS, so a later rollback of the enclosing ``engine.begin()`` keeps the
+    savepoint's rows. ``_sqlite_savepoint`` emits a (deferred) BEGIN first, so ``begin_nested()`` nests inside the
+    enclosing transaction; the lock is still taken at the first write, as before.
+    """
     url = normalise_url(database_url(url))
     if url.startswith("sqlite"):
         engine = create_engine(url, **kw)
@@ -40,6 +60,12 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
             cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: bulk loads and as-of reads
             cur.execute("PRAGMA temp_store=MEMORY")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_savepoint(conn, _name):
+            raw = conn.connection.dbapi_connection
+            if raw.isolation_level is not None and not raw.in_transaction:  # legacy mode, nothing begun yet
+                conn.exec_driver_sql("BEGIN")  # the savepoint nests in the enclosing transaction (see docstring)
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
@@ -64,10 +90,29 @@ def alembic_config(engine: Engine):
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent)."""
-    from alembic import command
+@lru_cache(maxsize=1)
+def _script_heads() -> frozenset[str]:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
+    cfg = Config()
+    cfg.set_main_option("script_location", _alembic_script_location())
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent; the run is one transaction: migrations/env.py).
+
+    Every writing command calls this. A database already at head is left alone after a plain read: on SQLite the
+    migration run takes the write lock (BEGIN IMMEDIATE), which a no-op must not wait for while an import writes.
+    """
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    if revision == "head":
+        with engine.connect() as conn:
+            if set(MigrationContext.configure(conn).get_current_heads()) == _script_heads():
+                return
     command.upgrade(alembic_config(engine), revision)
 
 

@@ -64,10 +64,22 @@ def _write_json(path: Optional[Path], data: dict) -> None:
 @db_app.command("upgrade")
 def db_upgrade(db: Optional[str] = DbOpt) -> None:
     """Create or migrate the schema to the latest version."""
+    from sqlalchemy.exc import DBAPIError
+
     from fangpin.db import current_revision, upgrade
+    from fangpin.issues import FangpinValueError
 
     e = _engine(db)
-    upgrade(e)
+    try:
+        upgrade(e)  # one transaction (migrations/env.py): on failure nothing of it stays
+    except FangpinValueError as err:
+        console.print(str(err))
+        raise typer.Exit(code=1)
+    except DBAPIError as err:
+        at = current_revision(e) or "empty"
+        console.print(f"数据库升级失败，已全部撤销，仍停留在版本 {at} / the upgrade failed and was rolled back; the "
+                      f"database is unchanged at revision {at}: {str(err.orig)[:300]}")
+        raise typer.Exit(code=1)
     console.print(f"schema at revision {current_revision(e)}")
 
 
