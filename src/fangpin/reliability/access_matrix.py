@@ -113,6 +113,10 @@ ACCESS: dict[str, Rule] = {
     "POST /api/session": public(json={"username": "{username}", "password": "{password}"}),
     "DELETE /api/session": user(csrf=True, ends_session=True),
     "GET /api/me": user(),
+    # API: the user's own sessions (any role; a label names one of the caller's own sessions, others → 404)
+    "GET /api/account/sessions": user(),
+    "POST /api/account/sessions/{label}/end": user(csrf=True, params={"label": "00000000"}),
+    "POST /api/account/sessions/end-others": user(csrf=True),
     "GET /api/dashboard": records(roles=VIEW),
     # API: records
     "GET /api/households": records(),
@@ -181,6 +185,9 @@ ACCESS: dict[str, Rule] = {
     "GET /login": public(),
     "POST /login": public(csrf=True, form={"username": "{username}", "password": "{password}", "next": "/dashboard"}),
     "POST /logout": user(csrf=True, form={}, ends_session=True),
+    "GET /account/sessions": user(),
+    "POST /account/sessions/{label}/end": user(csrf=True, form={}, params={"label": "00000000"}),
+    "POST /account/sessions/end-others": user(csrf=True, form={}),
     "GET /dashboard": records(roles=VIEW, redirect="/feeds"),  # department officers are sent to their feed page
     "GET /alerts": records(),
     "POST /alerts/{alert_id}/case": write(form={"comment": "matrix"}),

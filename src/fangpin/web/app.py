@@ -129,4 +129,5 @@ def create_app(db_url: str | None = None, *, secret_key: str | None = None, engi
     from fangpin.web import cases as _cases; app.include_router(_cases.router)  # noqa: E702  (assistance chain)
     from fangpin.web import programmes; app.include_router(programmes.router)  # noqa: E702 (issue 9)
     from fangpin.web import preview as _preview; app.include_router(_preview.router)  # issue 8 rule preview
+    from fangpin.web import account; app.include_router(account.router)  # noqa: E702 (my sessions)
     return app
