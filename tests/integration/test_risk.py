@@ -208,6 +208,14 @@ def _cut_dept(snap: S.Snapshot, out, as_of: date) -> S.Snapshot:
     kind = pc.if_else(future, pa.scalar("JOB_LOSS"), t["event_kind"])
     t = t.set_column(t.schema.get_field_index("event_kind"), "event_kind", kind)
     pq.write_table(t, out / "dept_event.parquet")
+    # income records of later periods (or recorded later): business collapses, wages vanish — the business
+    # features (business_yoy_3m, business_fall_yoy) and the income ones must not move
+    t = pq.read_table(out / "income_record.parquet")
+    future = pc.or_(pc.greater(t["period_end"], pa.scalar(as_of, pa.date32())),
+                    pc.greater_equal(t["recorded_at"], pa.scalar(kb, pa.timestamp("us"))))
+    for col, factor in (("business", 0.01), ("wage", 0.0)):
+        t = t.set_column(t.schema.get_field_index(col), col, pc.if_else(future, pc.multiply(t[col], factor), t[col]))
+    pq.write_table(t, out / "income_record.parquet")
     return S.Snapshot(out, {"fingerprint": "cut"})
 
 
@@ -217,6 +225,7 @@ def test_model_features_read_no_data_after_the_as_of_date(county, trained, tmp_p
     as_of = date(2024, 3, 31)
     a, _ = F.matrix(F.panel(snap, [as_of]), model.features)
     b, _ = F.matrix(F.panel(_cut_dept(snap, tmp_path / "cut", as_of), [as_of]), model.features)
+    assert {"business_yoy_3m", "business_fall_yoy"} <= set(model.features)
     assert np.array_equal(np.nan_to_num(a, nan=-7.0), np.nan_to_num(b, nan=-7.0))
 
 
