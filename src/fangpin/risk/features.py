@@ -37,10 +37,12 @@ RISK_GROUPS: dict[str, str] = {
     "n_migrant": "因务工就业不稳", "dept_job_loss_6m": "因务工就业不稳", "r_dept_job": "因务工就业不稳",
     # 因学 — schooling costs
     "n_students_post": "因学", "edu_12m": "因学", "r_school_cost": "因学", "students_term_ahead": "因学",
-    # 因产业项目失败 — business (farming, herding, own-account) income: last 3 months vs the same 3 months a year
-    # before, and a fall of ≥ BUSINESS_FALL (income records; POLICY.md §7). Its share of net income
-    # (business_share) is computed but not a model feature: it measured no better (docs/RISK.md)
-    "business_yoy_3m": "因产业项目失败", "business_fall_yoy": "因产业项目失败",
+    # 因产业项目失败 — business (farming, herding, own-account) income fell ≥ BUSINESS_FALL in the last 3 months vs
+    # the same 3 months a year before (income records; POLICY.md §7): evidence / trigger of the type (model.py).
+    # The ratio itself (business_yoy_3m) and the business share of net income (business_share) are computed but
+    # not model features: a year-on-year window needs 15 months of records, so in the default split's training
+    # months it is missing and at test time present — that shift cost AUC (docs/RISK.md round w9)
+    "business_fall_yoy": "因产业项目失败",
     # 因自然灾害 — disaster feed (POLICY.md §6 应急管理)
     "dept_disaster_6m": "因自然灾害", "dept_disaster_loss_6m": "因自然灾害", "r_dept_disaster": "因自然灾害",
     # guarantees (POLICY.md §7 names)

@@ -94,7 +94,7 @@ inc_month AS (
          CAST(SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN 1 ELSE 0 END) AS BIGINT) AS months_p3m,
          SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN net ELSE 0 END) AS net_sum_p3m,
          -- business net income (因产业项目失败, POLICY.md §7): 12-month sum; last 3 months vs the same 3 months a
-         -- year before (year on year, so the harvest season does not read as a fall)
+         -- year before (year on year, so the harvest season does not read as a fall; both windows complete)
          ROUND(SUM(CASE WHEN period_start >= win_start THEN business_net ELSE 0 END), 2) AS bus_sum_12,
          SUM(CASE WHEN period_start >= m3_start THEN business_net ELSE 0 END) AS bus_sum_3m,
          CAST(SUM(CASE WHEN period_start >= y3_start AND period_start < win_start THEN 1 ELSE 0 END) AS BIGINT) AS months_y3m,
@@ -168,7 +168,7 @@ base AS (
          CASE WHEN im.months_12 >= 6 THEN im.oop_sum_12 * 12.0 / im.months_12 ELSE iy.year_oop END AS oop_12m,
          CASE WHEN im.months_12 >= 6 THEN im.edu_sum_12 * 12.0 / im.months_12 ELSE iy.year_edu END AS edu_12m,
          CASE WHEN im.months_12 >= 6 THEN im.bus_sum_12 * 12.0 / im.months_12 ELSE iy.year_business END AS business_12m,
-         CASE WHEN im.months_3m > 0 AND im.months_y3m > 0 AND im.bus_sum_y3m > 0
+         CASE WHEN im.months_3m = 3 AND im.months_y3m = 3 AND im.bus_sum_y3m > 0
               THEN (im.bus_sum_3m / im.months_3m) / (im.bus_sum_y3m / im.months_y3m) - 1.0 END AS business_yoy_3m,
          CASE WHEN im.months_prev >= 6 THEN im.net_sum_prev * 12.0 / im.months_prev ELSE NULL END AS net_prev_12m,
          im.first_income_id, im.last_income_id, iy.year_income_id, iy.year_period,
