@@ -55,6 +55,7 @@ H_DISASTER_VILLAGE = 0.0017  # per village-month, doubled June–September
 # Who is at higher hazard (relative rates; docs/SYNTH.md item 6 gives the real-world rationale). Each hazard is
 # rescaled per chunk so that its mean over the people it applies to equals the flat rate above: the dependencies
 # move shocks between people, not the number of shocks (the calibrated risk-type mix stays put).
+HAZARD_MODEL = 2  # 1: nearly memoryless shocks; 2: the dependencies below (cached benchmark counties carry it)
 RR_SERIOUS_CHRONIC = 3.0  # serious illness (hospitalisation) for people with a chronic disease
 RR_DISABILITY_CHRONIC = 2.0  # disability onset for people with a chronic disease
 DISABILITY_AGE_SLOPE = 0.04  # disability onset ∝ exp(0.04 × age): ~×5 from 40 to 80
