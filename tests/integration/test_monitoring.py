@@ -57,6 +57,9 @@ def _cut(snap: S.Snapshot, out, as_of: date, *, scramble: bool) -> S.Snapshot:
             if scramble and t == "income_record":
                 wage = pc.if_else(future, pc.multiply(tab["wage"], 0.0), tab["wage"])
                 tab = tab.set_column(tab.schema.get_field_index("wage"), "wage", wage)
+                # business income (business_12m, business_yoy_3m): a later collapse must not show
+                bus = pc.if_else(future, pc.multiply(tab["business"], 0.01), tab["business"])
+                tab = tab.set_column(tab.schema.get_field_index("business"), "business", bus)
             elif scramble and t == "guarantee_status":
                 hs = pc.if_else(future, pa.scalar(False), tab["housing_safe"])
                 tab = tab.set_column(tab.schema.get_field_index("housing_safe"), "housing_safe", hs)

@@ -122,8 +122,9 @@ def add_months(d: date, n: int) -> date:
 
 def asof_table(dates: Iterable[date]) -> pa.Table:
     """as_of, known_before (= next midnight), win_start (first day of the 12-month window), prev_start,
-    m3_start (first day of the last 3 complete months) and six_start (first day of the last 6 complete months,
-    also the start of the 3 months before the last 3). A month-end as_of counts its own month as complete
+    m3_start (first day of the last 3 complete months), six_start (first day of the last 6 complete months,
+    also the start of the 3 months before the last 3) and y3_start (first day of the same 3 months a year before
+    the last 3; they end at win_start). A month-end as_of counts its own month as complete
     (POLICY.md §3 rolling 12 months [L]); any other day starts the windows one month earlier."""
     ds = sorted(set(dates))
 
@@ -139,6 +140,7 @@ def asof_table(dates: Iterable[date]) -> pa.Table:
                                pa.date32()),
         "m3_start": pa.array([start(d, 2) for d in ds], pa.date32()),
         "six_start": pa.array([start(d, 5) for d in ds], pa.date32()),
+        "y3_start": pa.array([start(d, 14) for d in ds], pa.date32()),
     })
 
 

@@ -194,7 +194,10 @@ def synthetic_county(work: Path, households: int = 20000, months: int = 36, seed
     from fangpin.monitoring import snapshot as S
     from fangpin.synth.run import SynthParams, run
 
-    d = Path(work) / f"county_{households}_{months}_{seed}"
+    from fangpin.synth.panel import HAZARD_MODEL
+
+    # the hazard model in the name: a county cached by an older generator is not reused (docs/SYNTH.md item 6)
+    d = Path(work) / f"county_{households}_{months}_{seed}_h{HAZARD_MODEL}"
     if not (d / "snap" / "dept_event.parquet").exists():
         d.mkdir(parents=True, exist_ok=True)
         e = make_engine(f"sqlite:///{d}/m.db")

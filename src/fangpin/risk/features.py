@@ -37,6 +37,12 @@ RISK_GROUPS: dict[str, str] = {
     "n_migrant": "因务工就业不稳", "dept_job_loss_6m": "因务工就业不稳", "r_dept_job": "因务工就业不稳",
     # 因学 — schooling costs
     "n_students_post": "因学", "edu_12m": "因学", "r_school_cost": "因学", "students_term_ahead": "因学",
+    # 因产业项目失败 — business (farming, herding, own-account) income fell ≥ BUSINESS_FALL in the last 3 months vs
+    # the same 3 months a year before (income records; POLICY.md §7): evidence / trigger of the type (model.py).
+    # The ratio itself (business_yoy_3m) and the business share of net income (business_share) are computed but
+    # not model features: a year-on-year window needs 15 months of records, so in the default split's training
+    # months it is missing and at test time present — that shift cost AUC (docs/RISK.md round w9)
+    "business_fall_yoy": "因产业项目失败",
     # 因自然灾害 — disaster feed (POLICY.md §6 应急管理)
     "dept_disaster_6m": "因自然灾害", "dept_disaster_loss_6m": "因自然灾害", "r_dept_disaster": "因自然灾害",
     # guarantees (POLICY.md §7 names)
@@ -55,6 +61,7 @@ RISK_GROUPS: dict[str, str] = {
     "income_trend_3m": INCOME_GROUP, "months_since_income": INCOME_GROUP, "member_changes_6m": INCOME_GROUP,
     "r_inc_line": INCOME_GROUP, "r_inc_drop": INCOME_GROUP, "r_g_insurance_any": INCOME_GROUP,
 }
+BUSINESS_FALL = 0.4  # business income fall (year on year, last 3 months) read as a business failure (assumption)
 RISK_TYPES = sorted({g for g in RISK_GROUPS.values() if g != INCOME_GROUP})
 
 
@@ -109,6 +116,12 @@ def matrix(t: pa.Table, feature_names: list[str] | None = None, *, out: np.ndarr
         net = _f(t, "net_12m")
         cols["oop_share"] = np.where(np.abs(net) > 0, _f(t, "oop_12m") / np.abs(net), np.nan)
     cols["labour_share"] = cols["n_labour"] / size
+    # business net income: share of net income (12 months) and last 3 months vs the same 3 months a year before
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["business_share"] = np.where(np.abs(net) > 0, _f(t, "business_12m") / np.abs(net), np.nan)
+    cols["business_yoy_3m"] = _f(t, "business_yoy_3m")
+    # a fall of ≥ BUSINESS_FALL year on year (NaN → no record → 0): evidence of 因产业项目失败 (risk/model.py TRIGGERS)
+    cols["business_fall_yoy"] = np.nan_to_num(cols["business_yoy_3m"] <= -BUSINESS_FALL, nan=0.0).astype(float)
     # post-compulsory students × "the school year starts (September fees) within the next 6 months" — calendar
     # knowledge at as_of, not later data (因学, POLICY.md §7)
     month = np.asarray(pc.month(t["as_of"]).to_numpy(zero_copy_only=False), dtype=float)
@@ -139,7 +152,7 @@ def source_columns(t: pa.Table) -> list[str]:
              "dept_house_cd_6m", "dept_dropout_6m", "dept_disability_6m", "dept_death_6m", "dept_water_6m",
              "claims_12m", "edu_12m", "housing_unsafe", "dropout", "water_unsafe", "uninsured_member", "relocated",
              "hh_type", "income_source", "pc_net_12m", "pc_net_prev_12m", "ref_pc_12m", "net_12m", "oop_12m",
-             "as_of"}
+             "business_12m", "business_yoy_3m", "as_of"}
     return [c for c in t.column_names if c in fixed or c.startswith("r_")]
 
 

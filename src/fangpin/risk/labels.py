@@ -29,13 +29,15 @@ class Truth:
 
     def cause_observable(self, hh: int, as_of_index: int, event_index: int) -> bool:
         """True when the shock behind the cause at ``event_index`` had started by ``as_of_index`` (so data known
-        at as_of can show it), or the cause is structural (the household's make-up). A cause that is a shock
+        at as_of can show it), or the cause is structural (the household's make-up) or schooling fees (calendar). A cause that is a shock
         still in the future at as_of cannot be explained from data known then."""
         r = self.rows(np.array([hh]))[0]
         if r < 0 or self.cause_kind is None:
             return False
         kind = self.cause_kind[r, event_index]
-        if kind == "structural":
+        if kind in ("structural", "schooling"):
+            # structural: the household's make-up; schooling: September fees follow from the students the registry
+            # lists and the calendar (foreseeable at as_of even when September is still ahead)
             return True
         return any(k == kind and event_index - 12 < m <= as_of_index for m, k in (self.shocks or {}).get(hh, ()))
 

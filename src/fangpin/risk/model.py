@@ -35,6 +35,7 @@ EVIDENCE: dict[str, tuple[str, ...]] = {
     "因务工就业不稳": ("n_migrant", "dept_job_loss_6m"),
     "因学": ("n_students_post", "edu_12m", "students_term_ahead"),
     "因自然灾害": ("dept_disaster_6m",),
+    "因产业项目失败": ("business_fall_yoy",),
     "住房出现安全问题": ("housing_unsafe", "dept_house_cd_6m"),
     "义务教育阶段适龄儿童少年失学辍学": ("dropout", "dept_dropout_6m"),
     "饮水安全问题": ("water_unsafe", "dept_water_6m"),
@@ -49,6 +50,8 @@ TRIGGERS: dict[str, str] = {
     "r_dept_water": "饮水安全问题",
     # onsets the registry recorded in the last 6 months (member versions) count like a trigger
     "new_serious_ill_6m": "因病", "new_disabled_6m": "因残",
+    # business income fell ≥ 40 % year on year in the last 3 months (income records; features.BUSINESS_FALL)
+    "business_fall_yoy": "因产业项目失败",
 }
 LGB_PARAMS = {
     "objective": "binary", "learning_rate": 0.08, "num_leaves": 15, "min_data_in_leaf": 100,

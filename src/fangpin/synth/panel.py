@@ -52,6 +52,15 @@ H_ACCIDENT = 0.0004
 H_JOB_LOSS = 0.005  # per migrant worker-month
 H_BUSINESS_FAIL = 0.0015  # per business household-month
 H_DISASTER_VILLAGE = 0.0017  # per village-month, doubled June–September
+# Who is at higher hazard (relative rates; docs/SYNTH.md item 6 gives the real-world rationale). Each hazard is
+# rescaled per chunk so that its mean over the people it applies to equals the flat rate above: the dependencies
+# move shocks between people, not the number of shocks (the calibrated risk-type mix stays put).
+HAZARD_MODEL = 2  # 1: nearly memoryless shocks; 2: the dependencies below (cached benchmark counties carry it)
+RR_SERIOUS_CHRONIC = 3.0  # serious illness (hospitalisation) for people with a chronic disease
+RR_DISABILITY_CHRONIC = 2.0  # disability onset for people with a chronic disease
+DISABILITY_AGE_SLOPE = 0.04  # disability onset ∝ exp(0.04 × age): ~×5 from 40 to 80
+RR_JOB_LOSS_45 = 1.6  # job loss for migrant workers aged 45+
+RR_JOB_LOSS_SKILLED = 0.6  # job loss for skilled workers (技能劳动力)
 H_WATER_VILLAGE = 0.0015
 H_BIRTH = 0.0045
 H_MARRY = 0.004
@@ -157,6 +166,16 @@ def _geom(rng: np.random.Generator, p: np.ndarray | float, n: int, T: int) -> np
         t = np.floor(np.log1p(-u) / np.log1p(-np.clip(p, 1e-12, 0.999999))).astype(np.int64)
     t[p <= 0] = T
     return np.minimum(t, T)
+
+
+def _same_mean(h: np.ndarray, rr: np.ndarray, among: np.ndarray | None = None) -> np.ndarray:
+    """h × rr rescaled so that its mean over ``among`` (default: everyone) equals h's: relative rates move a
+    hazard between people without changing the expected number of events."""
+    h = np.asarray(h, dtype=float)
+    m = np.ones(len(h), bool) if among is None else np.asarray(among, bool)
+    hr = h * rr
+    den = hr[m].sum()
+    return hr * (h[m].sum() / den) if den > 0 else h
 
 
 def _window_add(arr2d: np.ndarray, h: np.ndarray, t0: np.ndarray, dur: np.ndarray, val: np.ndarray) -> None:
@@ -339,8 +358,10 @@ def simulate(
         shocks.add(hh_idx=hhi, person_idx=i, t=tt, kind=kind, duration=dur, cost=cost, subtype="")
         return i, t0
 
-    si, _ = person_shock("serious_illness", H_SERIOUS_BASE + H_SERIOUS_AGE * age * np.where(fp_p, 1.5, 1.0),
-                         3, 12, 0.0, 20000, 0.8, 0.5, 0.75, 0.12, 0.35, 3)
+    chronic0 = mem.health == "长期慢性病"  # chronic disease at the start (the registry lists it)
+    h_serious = _same_mean(H_SERIOUS_BASE + H_SERIOUS_AGE * age * np.where(fp_p, 1.5, 1.0),
+                           np.where(chronic0, RR_SERIOUS_CHRONIC, 1.0))
+    si, _ = person_shock("serious_illness", h_serious, 3, 12, 0.0, 20000, 0.8, 0.5, 0.75, 0.12, 0.35, 3)
     mchg.add(person_idx=si, t=shocks.last_t, change="serious_illness")
     ci, _ = person_shock("chronic_illness", (H_CHRONIC_BASE + H_CHRONIC_AGE * age) * (mem.health == "健康"),
                          0, 0, 0.85, 2500, 0.6, 0.5, 0.7, 0.0, 0.0, 1, permanent=True)
@@ -349,12 +370,17 @@ def simulate(
     if len(ci):
         tt = shocks.last_t
         _window_add(oop, h_of[ci], tt, np.minimum(T - tt, exit_t[ci] - tt), rng.uniform(120, 520, len(ci)))
-    di, _ = person_shock("disability", H_DISABILITY * (mem.disability_grade == 0), 0, 0, 0.0, 6000, 0.7, 0.3, 0.6,
+    no_dis = mem.disability_grade == 0
+    h_dis = _same_mean(np.full(n, H_DISABILITY), np.exp(DISABILITY_AGE_SLOPE * np.clip(age, 0, 100))
+                       * np.where(chronic0, RR_DISABILITY_CHRONIC, 1.0), no_dis)
+    di, _ = person_shock("disability", h_dis * no_dis, 0, 0, 0.0, 6000, 0.7, 0.3, 0.6,
                          0.0, 0.0, 3, permanent=True)
     mchg.add(person_idx=di, t=shocks.last_t, change="disability")
     ai, _ = person_shock("accident", H_ACCIDENT * np.where((age >= 16) & (age < 60), 2.0, 1.0), 1, 4, 0.0, 6000,
                          0.9, 0.3, 0.7, 0.3, 0.5, 2)
-    ji, _ = person_shock("job_loss", H_JOB_LOSS * migrant, 3, 10, 0.1, 0, 0, 0, 0, 0, 0, 1)
+    h_job = _same_mean(np.full(n, H_JOB_LOSS), np.where(age >= 45, RR_JOB_LOSS_45, 1.0)
+                       * np.where(mem.labour_skill == "技能劳动力", RR_JOB_LOSS_SKILLED, 1.0), migrant)
+    ji, _ = person_shock("job_loss", h_job * migrant, 3, 10, 0.1, 0, 0, 0, 0, 0, 0, 1)
     emp.add(person_idx=ji, t=shocks.last_t, event=np.where(rng.random(len(ji)) < 0.3, "失业登记", "务工中断"))
 
     # ---- household-level: business failure -------------------------------------------

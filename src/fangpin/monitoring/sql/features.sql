@@ -2,7 +2,8 @@
 -- Inputs (Parquet snapshot, monitoring/snapshot.py): household, household_version, member_version, income_record,
 -- guarantee_status, dept_event (department triggers, POLICY.md §6; monitoring/dept_events.py — may be empty),
 -- model_output (household_id, as_of, pmt_pc_income, pmt_pc_income_hi: proxy-means estimates, risk/pmt.py — may be empty);
--- asof_dates(as_of DATE, known_before TIMESTAMP, win_start DATE, prev_start DATE, m3_start DATE, six_start DATE);
+-- asof_dates(as_of DATE, known_before TIMESTAMP, win_start DATE, prev_start DATE, m3_start DATE, six_start DATE,
+--            y3_start DATE);
 -- params(as_of DATE, province VARCHAR, monitoring_line DOUBLE, sharp_drop_ratio DOUBLE, uses_claims BOOLEAN,
 --        deducts_oop BOOLEAN, med_oop_trigger_monitored DOUBLE, med_oop_trigger_general DOUBLE, param_version VARCHAR).
 -- Time rule: a row counts for as_of only if it was true by then (valid_from/period_end/status_date <= as_of) AND
@@ -66,8 +67,9 @@ mem_agg AS (
   FROM mem GROUP BY as_of, household_id
 ),
 inc_known AS (
-  SELECT a.as_of, a.win_start, a.prev_start, a.m3_start, a.six_start, i.id, i.household_id, i.period, i.period_start, i.period_end,
+  SELECT a.as_of, a.win_start, a.prev_start, a.m3_start, a.six_start, a.y3_start, i.id, i.household_id, i.period, i.period_start, i.period_end,
          i.wage + i.business - i.business_cost + i.property + i.transfer AS net,
+         i.business - i.business_cost AS business_net,
          i.claims, i.medical_oop, i.education_cost,
          ROW_NUMBER() OVER (PARTITION BY a.as_of, i.household_id, i.period
                             ORDER BY i.recorded_at DESC, i.id DESC) AS rn
@@ -90,7 +92,13 @@ inc_month AS (
          CAST(SUM(CASE WHEN period_start >= m3_start THEN 1 ELSE 0 END) AS BIGINT) AS months_3m,
          SUM(CASE WHEN period_start >= m3_start THEN net ELSE 0 END) AS net_sum_3m,
          CAST(SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN 1 ELSE 0 END) AS BIGINT) AS months_p3m,
-         SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN net ELSE 0 END) AS net_sum_p3m
+         SUM(CASE WHEN period_start >= six_start AND period_start < m3_start THEN net ELSE 0 END) AS net_sum_p3m,
+         -- business net income (因产业项目失败, POLICY.md §7): 12-month sum; last 3 months vs the same 3 months a
+         -- year before (year on year, so the harvest season does not read as a fall; both windows complete)
+         ROUND(SUM(CASE WHEN period_start >= win_start THEN business_net ELSE 0 END), 2) AS bus_sum_12,
+         SUM(CASE WHEN period_start >= m3_start THEN business_net ELSE 0 END) AS bus_sum_3m,
+         CAST(SUM(CASE WHEN period_start >= y3_start AND period_start < win_start THEN 1 ELSE 0 END) AS BIGINT) AS months_y3m,
+         SUM(CASE WHEN period_start >= y3_start AND period_start < win_start THEN business_net ELSE 0 END) AS bus_sum_y3m
   FROM inc WHERE LENGTH(period) = 7 GROUP BY as_of, household_id
 ),
 inc_last AS (
@@ -127,7 +135,7 @@ dept_village AS (
 ),
 inc_year AS (
   SELECT as_of, household_id, id AS year_income_id, period AS year_period, net AS year_net, claims AS year_claims,
-         medical_oop AS year_oop, education_cost AS year_edu
+         medical_oop AS year_oop, education_cost AS year_edu, business_net AS year_business
   FROM (
     SELECT inc.*, ROW_NUMBER() OVER (PARTITION BY as_of, household_id ORDER BY period_end DESC) AS yr
     FROM inc WHERE LENGTH(period) = 4
@@ -159,6 +167,9 @@ base AS (
          CASE WHEN im.months_12 >= 6 THEN im.claims_sum_12 * 12.0 / im.months_12 ELSE iy.year_claims END AS claims_12m,
          CASE WHEN im.months_12 >= 6 THEN im.oop_sum_12 * 12.0 / im.months_12 ELSE iy.year_oop END AS oop_12m,
          CASE WHEN im.months_12 >= 6 THEN im.edu_sum_12 * 12.0 / im.months_12 ELSE iy.year_edu END AS edu_12m,
+         CASE WHEN im.months_12 >= 6 THEN im.bus_sum_12 * 12.0 / im.months_12 ELSE iy.year_business END AS business_12m,
+         CASE WHEN im.months_3m = 3 AND im.months_y3m = 3 AND im.bus_sum_y3m > 0
+              THEN (im.bus_sum_3m / im.months_3m) / (im.bus_sum_y3m / im.months_y3m) - 1.0 END AS business_yoy_3m,
          CASE WHEN im.months_prev >= 6 THEN im.net_sum_prev * 12.0 / im.months_prev ELSE NULL END AS net_prev_12m,
          im.first_income_id, im.last_income_id, iy.year_income_id, iy.year_period,
          g.guarantee_id, g.status_date AS guarantee_date,
