@@ -552,8 +552,12 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                     parent if parent in have else None, "roster"))
         written["region"] += bulk_insert(conn, Region.__table__, ["code", "level", "name", "parent_code", "source"], new_regions)
 
-        hh_ids, written["household"] = _identities(conn, Household, "hh_no", [h["hh_no"] for h in hh_rows],
-                                                   recorded_at)
+        # households of the households file (new ones inserted) and those the other files name that are already
+        # registered (_cross_checks refused any other): a member, income or 三保障 row may update a registered
+        # household the households file does not list
+        hh_ids, written["household"] = _identities(
+            conn, Household, "hh_no", [h["hh_no"] for h in hh_rows]
+            + [r["hh_no"] for rows_ in (mem_rows, inc_rows, gua_rows) for r in rows_], recorded_at)
         kr = keyring()
         # current state of this roster's households/persons only, by key (issue 8: cost follows the file)
         cur = current_households_by_id(conn, hh_ids.values())
