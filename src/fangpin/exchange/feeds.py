@@ -61,7 +61,8 @@ from fangpin.exchange.values import (
 )
 from fangpin.issues import FangpinValueError, Issue, issue
 from fangpin.registry.models import HouseholdVersion, ImportBatch, MemberVersion, Person
-from fangpin.registry.service import current_households, current_members
+from fangpin.registry.service import (current_households, household_regions, member_households,
+                                      regions_with_active_households)
 from fangpin.security.crypto import PURPOSE_ID, blind, blind_all, decrypt, encrypt, keyring
 from fangpin.security.fields import (P_PERSON_ID, SEALED_SUFFIX, is_sealed, open_file, open_payload, seal_file,
                                      seal_payload, sensitive_keys)
@@ -458,20 +459,14 @@ def _merge_redirects(conn: Connection) -> dict[int, int]:
 
 
 def _households_of(conn: Connection, person_ids: list[int]) -> dict[int, int]:
-    """Latest known household per person, active or not (registry.service's definition of "latest")."""
-    m = current_members().subquery()
-    out: dict[int, int] = {}
-    for part in _chunks(sorted(set(person_ids))):
-        out.update(conn.execute(select(m.c.person_id, m.c.household_id).where(m.c.person_id.in_(part))).all())
-    return out
+    """Latest known household per person, active or not (registry.service's definition of "latest"), looked up
+    by key: the cost follows the batch, not the registry (issue 8)."""
+    return member_households(conn, person_ids)
 
 
 def _villages_of(conn: Connection, household_ids: list[int]) -> dict[int, str]:
-    h = current_households().subquery()
-    out: dict[int, str] = {}
-    for part in _chunks(sorted(set(household_ids))):
-        out.update(conn.execute(select(h.c.household_id, h.c.region_code).where(h.c.household_id.in_(part))).all())
-    return out
+    """Region code of each household's latest version, looked up by key."""
+    return household_regions(conn, household_ids)
 
 
 def _model_with_feedback(conn: Connection, left: pa.Table, registry: pa.Table):
@@ -494,12 +489,7 @@ def _model_with_feedback(conn: Connection, left: pa.Table, registry: pa.Table):
 
 def _link(conn: Connection, c: Contract, rows: list[_Row], report: FeedReport) -> None:
     if c.identity == "village":
-        codes_ = sorted({r.village_code for r in rows if r.village_code})
-        h = current_households().subquery()
-        have = set()
-        for part in _chunks(codes_):
-            have |= set(conn.execute(select(h.c.region_code).where(h.c.region_code.in_(part), h.c.active.is_(True))
-                                     .distinct()).scalars())
+        have = regions_with_active_households(conn, {r.village_code for r in rows if r.village_code})
         for r in rows:
             if r.village_code in have:
                 r.link_method = "village"

@@ -45,7 +45,8 @@ from fangpin.registry.models import (
     Person,
     Region,
 )
-from fangpin.registry.service import current_guarantees, current_households, current_income, current_members
+from fangpin.registry.service import (current_guarantees, current_households_by_id, current_income_by_household,
+                                      current_members_by_person, existing_hh_nos, guarantees_by_household_date)
 from fangpin.security.crypto import PURPOSE_ID, keyring
 from fangpin.security.fields import P_HEAD_ID, P_PERSON_ID, P_PHONE
 from fangpin.textnorm import clean_name, normalize_phone
@@ -476,8 +477,11 @@ def _validate_guarantees(report: RosterReport, table) -> list[dict]:
 def _cross_checks(engine, report, hh_rows, mem_rows, inc_rows, gua_rows) -> None:
     """References between files and against the registry (FEEDS.md §A)."""
     in_file = {h["hh_no"] for h in hh_rows if h["hh_no"] is not _BAD}
+    # only the household numbers this roster names are looked up (by the unique index), not the whole registry
+    named = {r["hh_no"] for rows_ in (hh_rows, mem_rows, inc_rows, gua_rows) for r in rows_
+             if isinstance(r["hh_no"], str)}
     with engine.connect() as conn:
-        in_db = set(conn.execute(select(Household.hh_no)).scalars())
+        in_db = existing_hh_nos(conn, named)
     known = in_file | in_db
     for role, rows_ in (("members", mem_rows), ("income", inc_rows), ("guarantees", gua_rows)):
         r = _Rows(report, report.files.get(role, role))
@@ -533,7 +537,11 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
         counties = sorted({h["region_code"][:6] for h in hh_rows})
         known = regions.known_codes()
         written["region"] += regions.load_into_db(conn, [c for c in counties if c + "000000" in known])
-        have = set(conn.execute(select(Region.code)).scalars())
+        codes_ = {h["region_code"] for h in hh_rows}
+        wanted = sorted(codes_ | {p for p in map(regions.parent_of, codes_) if p})  # the roster's codes + parents
+        have = set()
+        for i in range(0, len(wanted), 500):
+            have |= set(conn.execute(select(Region.code).where(Region.code.in_(wanted[i:i + 500]))).scalars())
         new_regions = []
         for h in hh_rows:
             code = h["region_code"]
@@ -544,10 +552,15 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                     parent if parent in have else None, "roster"))
         written["region"] += bulk_insert(conn, Region.__table__, ["code", "level", "name", "parent_code", "source"], new_regions)
 
-        hh_ids, written["household"] = _identities(conn, Household, "hh_no", [h["hh_no"] for h in hh_rows],
-                                                   recorded_at)
+        # households of the households file (new ones inserted) and those the other files name that are already
+        # registered (_cross_checks refused any other): a member, income or 三保障 row may update a registered
+        # household the households file does not list
+        hh_ids, written["household"] = _identities(
+            conn, Household, "hh_no", [h["hh_no"] for h in hh_rows]
+            + [r["hh_no"] for rows_ in (mem_rows, inc_rows, gua_rows) for r in rows_], recorded_at)
         kr = keyring()
-        cur = {r.household_id: r for r in conn.execute(current_households()).all()}
+        # current state of this roster's households/persons only, by key (issue 8: cost follows the file)
+        cur = current_households_by_id(conn, hh_ids.values())
         hv = []
         for h in hh_rows:
             hid = hh_ids[h["hh_no"]]
@@ -565,7 +578,7 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                                     "active"], hv)
 
         pid_of, written["person"] = _person_identities(conn, kr, [m["id_number"] for m in mem_rows], recorded_at)
-        curm = {r.person_id: r for r in conn.execute(current_members()).all()}
+        curm = current_members_by_person(conn, pid_of.values())
         mv = []
         for m in mem_rows:
             pid = pid_of[m["id_number"]]
@@ -578,7 +591,7 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                                 ["person_id", "household_id", "valid_from", "recorded_at", "batch_id",
                                                  "active", *_MV_ATTRS], mv)
 
-        curi = {(r.household_id, r.period): r for r in conn.execute(current_income()).all()}
+        curi = current_income_by_household(conn, {hh_ids[i["hh_no"]] for i in inc_rows})
         iv = []
         for i in inc_rows:
             hid = hh_ids[i["hh_no"]]
@@ -591,8 +604,7 @@ def _write(engine, report, sha, valid_from, recorded_at, hh_rows, mem_rows, inc_
                                                ["household_id", "period", "period_start", "period_end", "recorded_at",
                                                 "batch_id", *_INC_ATTRS], iv)
         gs = GuaranteeStatus.__table__
-        existing = {(r.household_id, r.status_date): r for r in conn.execute(
-            _all_guarantees(gs)).all()}
+        existing = guarantees_by_household_date(conn, {hh_ids[g["hh_no"]] for g in gua_rows})
         gv = []
         for g in gua_rows:
             hid = hh_ids[g["hh_no"]]
@@ -650,16 +662,6 @@ def _person_identities(conn, kr, keys: list[str], created_at: datetime) -> tuple
                           ((ids[k], enc[n], bidx[n], created_at) for n, k in enumerate(new)))
     reset_sequence(conn, Person.__table__)
     return ids, written
-
-
-def _all_guarantees(gs):
-    """Latest recorded status per (household, status date)."""
-    from sqlalchemy import func
-
-    rn = func.row_number().over(partition_by=[gs.c.household_id, gs.c.status_date],
-                                order_by=[gs.c.recorded_at.desc(), gs.c.id.desc()]).label("rn")
-    inner = select(gs, rn).subquery()
-    return select(inner).where(inner.c.rn == 1)
 
 
 __all__ = ["import_roster", "RosterReport", "ROSTER_FILES", "find_files", "current_guarantees"]

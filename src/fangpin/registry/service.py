@@ -126,6 +126,106 @@ def current_member_keys(on: date | None = None, conn: Connection | None = None):
     return union_all(fast.where(mc.c.valid_from <= on), select(sub.c.person_id, sub.c.household_id, sub.c.active))
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Narrow reads by key: what an import needs about the households/persons of its file, as known now. Each is an
+# indexed look-up per key (primary key of the current tables, or the leading column of a version table's index),
+# so its cost follows the number of keys asked for, not the size of the registry (issue 8: import throughput must
+# not fall with registry size). Same answer as filtering the wide reads above by the same keys.
+
+IN_CHUNK = 900  # keys per IN (...) list: under SQLite's oldest host-parameter limit (999), small plans on PostgreSQL
+
+
+def _chunked(keys) -> list[list]:
+    ks = sorted({k for k in keys if k is not None})
+    return [ks[i:i + IN_CHUNK] for i in range(0, len(ks), IN_CHUNK)]
+
+
+def member_households(conn: Connection, person_ids) -> dict[int, int]:
+    """{person id: household id of the person's latest membership version}, active or not — the
+    ``current_members()`` answer for these persons, read from ``member_current`` by its primary key."""
+    mc = MemberCurrent.__table__
+    out: dict[int, int] = {}
+    for part in _chunked(person_ids):
+        out.update(conn.execute(select(mc.c.person_id, mc.c.household_id).where(mc.c.person_id.in_(part))).all())
+    return out
+
+
+def household_regions(conn: Connection, household_ids) -> dict[int, str]:
+    """{household id: region code of its latest version}, active or not — from ``household_current`` by key."""
+    hc = HouseholdCurrent.__table__
+    out: dict[int, str] = {}
+    for part in _chunked(household_ids):
+        out.update(conn.execute(select(hc.c.household_id, hc.c.region_code)
+                                .where(hc.c.household_id.in_(part))).all())
+    return out
+
+
+def regions_with_active_households(conn: Connection, region_codes) -> set[str]:
+    """The given region codes that have at least one active household now (``household_current`` region index)."""
+    hc = HouseholdCurrent.__table__
+    have: set[str] = set()
+    for part in _chunked(region_codes):
+        have |= set(conn.execute(select(hc.c.region_code).where(hc.c.region_code.in_(part), hc.c.active.is_(True))
+                                 .distinct()).scalars())
+    return have
+
+
+def existing_hh_nos(conn: Connection, hh_nos) -> set[str]:
+    """The given household numbers (户编号) that the registry already has (unique index on ``household.hh_no``)."""
+    h = Household.__table__
+    have: set[str] = set()
+    for part in _chunked(hh_nos):
+        have |= set(conn.execute(select(h.c.hh_no).where(h.c.hh_no.in_(part))).scalars())
+    return have
+
+
+def current_households_by_id(conn: Connection, household_ids) -> dict[int, Any]:
+    """{household id: row of :func:`current_households` (as known now, any date)} for these households only —
+    ``household_current`` by primary key, joined to the version row it points at."""
+    hv, hc = HouseholdVersion.__table__, HouseholdCurrent.__table__
+    q = select(hc.c.hh_no, *hv.c, literal(1).label("rn")).join(hv, hv.c.id == hc.c.version_id)
+    out: dict[int, Any] = {}
+    for part in _chunked(household_ids):
+        out.update((r.household_id, r) for r in conn.execute(q.where(hc.c.household_id.in_(part))))
+    return out
+
+
+def current_members_by_person(conn: Connection, person_ids) -> dict[int, Any]:
+    """{person id: row of :func:`current_members` (as known now, any date)} for these persons only."""
+    mv, mc, p = MemberVersion.__table__, MemberCurrent.__table__, Person.__table__
+    q = (select(p.c.id_number_enc, p.c.id_number_bidx, *mv.c, literal(1).label("rn"))
+         .select_from(mc).join(mv, mv.c.id == mc.c.version_id).join(p, p.c.id == mc.c.person_id))
+    out: dict[int, Any] = {}
+    for part in _chunked(person_ids):
+        out.update((r.person_id, r) for r in conn.execute(q.where(mc.c.person_id.in_(part))))
+    return out
+
+
+def current_income_by_household(conn: Connection, household_ids) -> dict[tuple[int, str], Any]:
+    """{(household id, period): row of :func:`current_income` (as known now, any date)} for these households —
+    the same window, over only their records (the household is part of the window's key, so whole keys are
+    selected; ``ix_income_record_hh_period`` serves the filter)."""
+    ir = IncomeRecord.__table__
+    out: dict[tuple[int, str], Any] = {}
+    for part in _chunked(household_ids):
+        q = _latest(ir, [ir.c.household_id, ir.c.period], [ir.c.recorded_at, ir.c.id], ir.c.period_start, None,
+                    None, where=ir.c.household_id.in_(part))
+        out.update(((r.household_id, r.period), r) for r in conn.execute(q))
+    return out
+
+
+def guarantees_by_household_date(conn: Connection, household_ids) -> dict[tuple[int, date], Any]:
+    """{(household id, status date): latest recorded status row} for these households (every status date, not
+    only the latest — what a roster compares a re-delivered 三保障 row with)."""
+    gs = GuaranteeStatus.__table__
+    out: dict[tuple[int, date], Any] = {}
+    for part in _chunked(household_ids):
+        q = _latest(gs, [gs.c.household_id, gs.c.status_date], [gs.c.recorded_at, gs.c.id], gs.c.status_date, None,
+                    None, where=gs.c.household_id.in_(part))
+        out.update(((r.household_id, r.status_date), r) for r in conn.execute(q))
+    return out
+
+
 def current_income(on: date | None = None, known_at: datetime | None = None) -> Select:
     """Latest recorded figures per (household, period) for periods that started by ``on``."""
     ir = IncomeRecord.__table__
