@@ -24,6 +24,16 @@ def test_a_county_keeps_the_small_defaults(tmp_path):
     assert s["spark.sql.shuffle.partitions"] == "8"
     assert s["spark.sql.files.maxPartitionBytes"] == str(128 << 20)  # fewer rows than one split: untouched
     assert s["spark.sql.adaptive.enabled"] == "true"
+    assert s["spark.sql.autoBroadcastJoinThreshold"] == str(10 << 20)  # no table over 200 k rows: the default
+
+
+def test_no_registry_table_is_broadcast_on_its_compressed_file_size(tmp_path):
+    """The 10 M snapshot's household file (3.8 M rows) is 7.5 MB: under Spark's 10 MB default it was collected on
+    the 1 GB driver and broadcast — the OutOfMemoryError of issue 8. The threshold goes under that file."""
+    s = J.sizing(_snap(tmp_path, {"household": 3_816_793, "income_record": 14_765_264, "dept_event": 190_839},
+                       {"household": 7_473_944, "income_record": 261_202_930, "dept_event": 2_000_000}))
+    assert int(s["spark.sql.autoBroadcastJoinThreshold"]) == 7_473_943
+    assert s["spark.sql.adaptive.autoBroadcastJoinThreshold"] == s["spark.sql.autoBroadcastJoinThreshold"]
 
 
 def test_10m_persons_get_one_partition_per_100k_households_and_1m_row_splits(tmp_path):
@@ -79,10 +89,12 @@ def test_sized_job_keeps_parity_and_an_operator_setting_wins(tmp_path, monkeypat
     monkeypatch.setattr(J, "HOUSEHOLDS_PER_PARTITION", 20)   # 400 households → 20 partitions
     monkeypatch.setattr(J, "SPLIT_ROWS", 500)                # → splits at the 8 MB floor (files are small)
     monkeypatch.setattr(J, "MIN_PARTITIONS", 1)
+    monkeypatch.setattr(J, "BROADCAST_MAX_ROWS", 100)         # → no registry table broadcast: all joins shuffled
     spark = E.spark_session("local[2]")
     try:
         meta = J.run_job(spark, snap, as_of, tmp_path / "out")
         assert meta["conf"]["spark.sql.shuffle.partitions"] == str(-(-snap.manifest["tables"]["household"] // 20))
+        assert int(meta["conf"]["spark.sql.autoBroadcastJoinThreshold"]) < (10 << 20)
         assert J.compare_runs(duck, J.read_alerts(tmp_path / "out"))["parity"] == 1.0
     finally:
         spark.stop()

@@ -60,7 +60,17 @@ def session(master: str | None = None, app: str = "fangpin-monitor", conf: dict 
 # snapshot read as 2 splits on 2 cores) one task sorted ~1 GB and spilled. Both sides are therefore sized from the
 # snapshot's row counts (manifest.json): input splits of about SPLIT_ROWS rows of the largest table and one
 # shuffle partition per HOUSEHOLDS_PER_PARTITION households (adaptive execution coalesces the small ones).
+#
+# Broadcast joins: Spark estimates a Parquet table's size from its *file* size, and the registry tables compress
+# ~25× (sorted ids, repeated codes): the 10 M snapshot's `household` table (3.8 M rows) is a 7.5 MB file, under the
+# default 10 MB broadcast threshold, so Spark collected all 3.8 M rows into the driver to broadcast them. With the
+# default 1 GB driver heap that failed ("Not enough memory to build and broadcast the table to all worker nodes",
+# java.lang.OutOfMemoryError: Java heap space) — the 5M/10M failure of issue 8. The threshold is therefore set
+# below the file size of every table with more than BROADCAST_MAX_ROWS rows: only the parameter/date tables and
+# small event tables are broadcast; everything keyed by household is shuffled.
 SPLIT_ROWS = 1_000_000
+BROADCAST_MAX_ROWS = 200_000
+DEFAULT_BROADCAST = 10 << 20
 HOUSEHOLDS_PER_PARTITION = 100_000
 MIN_PARTITIONS = 8
 AUTO_MARK = "spark.fangpin.autosize."  # + key = the default our session builders set for it (run_job may resize)
@@ -77,7 +87,9 @@ def sizing(snapshot: Snapshot) -> dict[str, str]:
     """Shuffle partitions and input split size for this snapshot (row counts from its manifest):
     ``spark.sql.shuffle.partitions`` = max(8, ⌈households / 100 k⌉) — 8 up to 800 k households (≈ 2 M persons),
     39 at 10 M persons, ≈ 1,900 for the nation; ``spark.sql.files.maxPartitionBytes`` = the bytes of about 1 M rows
-    of the largest table (8 MB … 128 MB), so no map task sorts more than ~1 M rows."""
+    of the largest table (8 MB … 128 MB), so no map task sorts more than ~1 M rows;
+    ``spark.sql.autoBroadcastJoinThreshold`` (and its adaptive twin) = 10 MB, or less than the file of the smallest
+    table with more than 200 k rows, so no registry table is collected on the driver for a broadcast."""
     import math
 
     tables = snapshot.manifest.get("tables", {})
@@ -89,7 +101,12 @@ def sizing(snapshot: Snapshot) -> dict[str, str]:
         size = _bytes(snapshot.path(name))
         if size:
             split = min(128 << 20, max(8 << 20, size * SPLIT_ROWS // rows))
+    big = [b for b in (_bytes(snapshot.path(t)) for t, n in tables.items() if int(n or 0) > BROADCAST_MAX_ROWS)
+           if b > 0]
+    broadcast = min([DEFAULT_BROADCAST] + [b - 1 for b in big])
     return {"spark.sql.shuffle.partitions": str(partitions), "spark.sql.files.maxPartitionBytes": str(split),
+            "spark.sql.autoBroadcastJoinThreshold": str(broadcast),
+            "spark.sql.adaptive.autoBroadcastJoinThreshold": str(broadcast),
             "spark.sql.adaptive.enabled": "true", "spark.sql.adaptive.coalescePartitions.enabled": "true"}
 
 
