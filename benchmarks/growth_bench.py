@@ -127,6 +127,8 @@ FIGURES = {
     "roster_import_cpu_seconds": ("CPU seconds of the roster import", None),
     "roster_import_load": ("mean 1-minute load average during the roster import", None),
     "spark_seconds": ("monitoring job on the Spark standalone cluster (2 workers × 1 core × 2 GB)", "spark.cluster_seconds_"),
+    "spark_parity": ("Spark cluster alerts identical to the DuckDB run of the same snapshot (1 = yes; "
+                     "FANGPIN_SPARK_PARITY=all checks every Spark size, else the smallest only)", None),
 }
 
 GOALS = {
@@ -134,6 +136,9 @@ GOALS = {
     "growth.spark_startup_seconds": ("—", "standalone cluster start (master + 2 workers ALIVE)"),
     "growth.spark_cpu_seconds": ("—", "CPU seconds of the whole cluster measurement (driver + JVMs reaped), all Spark sizes + parity"),
     "growth.spark_load": ("—", "mean 1-minute load average during the cluster measurement"),
+    "growth.spark_cluster_rss_gb": ("—", "peak resident memory of all the cluster's JVMs together (master, 2 workers, 2 executors), GB"),
+    "growth.spark_executor_rss_gb": ("—", "peak resident memory of the largest cluster JVM (an executor: 2 GB heap + overhead), GB"),
+    "growth.spark_driver_rss_gb": ("—", "peak resident memory of the driver process (Python + driver JVM; includes the DuckDB parity runs), GB"),
     "growth.link_feed_rows": ("—", "rows of the fixed linkage feed"),
     "growth.feed_import_rows": ("—", "data rows of the fixed civil-affairs feed"),
     "growth.roster_import_rows": ("—", "data rows (four files) of the fixed roster"),
@@ -478,8 +483,13 @@ def measure_spark(results: dict, work: Path, tags: list[str], details: dict) -> 
     results["growth.spark_parity"] = r["parity"]
     results["growth.spark_cpu_seconds"] = round(r["_cpu"], 1)
     results["growth.spark_load"] = round(r["_load"], 2)
+    results["growth.spark_cluster_rss_gb"] = round(r["cluster_rss_gb"], 2)
+    results["growth.spark_executor_rss_gb"] = round(r["jvm_rss_gb_max"], 2)
+    results["growth.spark_driver_rss_gb"] = round(r["peak_rss_gb"], 2)
     for t in tags:
         _put(results, t, {"spark_seconds": round(r[f"seconds_{t}"], 1)})
+        if f"parity_{t}" in r:
+            _put(results, t, {"spark_parity": r[f"parity_{t}"]})
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -557,6 +567,7 @@ TABLE_ROWS = [
     ("feed import: {feed} civil-affairs rows into that registry (rows/s)", "feed_import_rows_per_s", 0, None, "feed_import_load"),
     ("roster import: {roster} rows of new households into that registry (rows/s)", "roster_import_rows_per_s", 0, None, "roster_import_load"),
     ("Spark standalone cluster, 2 workers × 1 core × 2 GB (s)", "spark_seconds", 1, None, None),
+    ("Spark parity: alerts identical to DuckDB on that snapshot (1 = yes)", "spark_parity", 0, None, None),
 ]
 
 

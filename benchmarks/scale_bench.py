@@ -127,17 +127,52 @@ def measure_preview(snap, cache: Path, rules) -> dict:
     return out
 
 
+def _jvm_rss_gb(sessions: set[int]) -> tuple[float, float]:
+    """(sum, largest) resident memory in GB of the processes in these sessions (the cluster's master, workers
+    and the executors the workers forked: every JVM of LocalCluster runs in its own session)."""
+    total = largest = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            sid = int(stat[stat.rindex(")") + 2:].split()[3])
+            if sid not in sessions:
+                continue
+            rss = next(int(l.split()[1]) for l in (d / "status").read_text().splitlines() if l.startswith("VmRSS:"))
+        except (OSError, ValueError, StopIteration, IndexError):
+            continue
+        total += rss
+        largest = max(largest, rss)
+    return total / 1024 / 1024, largest / 1024 / 1024
+
+
 def measure_spark(work: Path, tags: list[str]) -> dict:
-    """The standalone cluster: startup, the job per size, parity at the first size."""
+    """The standalone cluster: startup, the job per size (in one driver session, as an operator's run of several
+    snapshots would), parity with DuckDB at the first size — at every size with ``FANGPIN_SPARK_PARITY=all``.
+    Peak memory: the driver process (``peak_rss_gb``, added by the caller) and the cluster's JVMs (sampled every
+    second: ``cluster_rss_gb`` all JVMs together, ``jvm_rss_gb_max`` the largest one, i.e. an executor)."""
+    import threading
+
     from fangpin.monitoring import engine as E
     from fangpin.monitoring import spark_job as J
     from fangpin.monitoring.cluster import LocalCluster
 
-    out: dict = {}
+    out: dict = {"cluster_rss_gb": 0.0, "jvm_rss_gb_max": 0.0}
     c = LocalCluster(work / "cluster", workers=2, cores=1, memory="2g")
+    stop = threading.Event()
+
+    def sample():
+        while not stop.wait(1.0):
+            total, largest = _jvm_rss_gb({p.pid for p in c.procs})
+            out["cluster_rss_gb"] = max(out["cluster_rss_gb"], total)
+            out["jvm_rss_gb_max"] = max(out["jvm_rss_gb_max"], largest)
+
+    sampler = threading.Thread(target=sample, daemon=True)
     t = time.perf_counter()
     try:
         c.start()
+        sampler.start()
         out["startup_seconds"] = time.perf_counter() - t
         spark = c.session(executor_memory="2g")
         try:
@@ -147,18 +182,26 @@ def measure_spark(work: Path, tags: list[str]) -> dict:
                 meta = J.run_job(spark, snap, AS_OF, work / f"spark_out_{tag}")
                 out[f"seconds_{tag}"] = time.perf_counter() - t
                 out[f"alerts_{tag}"] = meta["alerts"]
+                out[f"conf_{tag}"] = meta["conf"]
         finally:
             spark.stop()
     finally:
+        stop.set()
         c.stop()
-    tag = tags[0]
-    snap = snapshot_for(work, tag)
-    duck = E.run(snap, AS_OF)
-    theirs = J.read_alerts(work / f"spark_out_{tag}")
-    cmp = J.compare_runs(duck, theirs)
-    out["parity"] = cmp["parity"]
-    out["parity_pairs"] = cmp["pairs"]
-    out["parity_evidence_differences"] = cmp["evidence_differences"]
+    every = os.environ.get("FANGPIN_SPARK_PARITY") == "all"
+    for i, tag in enumerate(tags if every else tags[:1]):
+        snap = snapshot_for(work, tag)
+        duck = E.run(snap, AS_OF)
+        theirs = J.read_alerts(work / f"spark_out_{tag}")
+        cmp = J.compare_runs(duck, theirs)
+        del duck, theirs
+        out[f"parity_{tag}"] = cmp["parity"]
+        if i == 0:
+            out["parity"] = cmp["parity"]
+            out["parity_pairs"] = cmp["pairs"]
+            out["parity_evidence_differences"] = cmp["evidence_differences"]
+        out[f"parity_pairs_{tag}"] = cmp["pairs"]
+        out[f"parity_evidence_differences_{tag}"] = cmp["evidence_differences"]
     return out
 
 

@@ -95,7 +95,7 @@ def test_growth_part_at_a_tiny_size_fills_every_row(tmp_path, monkeypatch):
     rows = [l for l in table.splitlines() if l.startswith("| ") and not l.startswith("| job")]
     assert len(rows) == len(G.TABLE_ROWS)
     for label, stem, *_ in G.TABLE_ROWS:
-        if stem == "spark_seconds":
+        if stem in ("spark_seconds", "spark_parity"):  # the cluster is not run here
             continue
         assert results.get(f"growth.{stem}_20k") is not None, stem
     for line in rows:

@@ -230,9 +230,11 @@ def spark_session(master: str = "local[2]", app: str = "fangpin-monitor", conf: 
         active.stop()
     b = (SparkSession.builder.master(master).appName(app)
          .config("spark.sql.session.timeZone", "UTC")
-         .config("spark.sql.shuffle.partitions", "8")
+         .config("spark.sql.shuffle.partitions", "8")  # the cluster job sizes it per snapshot (spark_job.sizing)
          .config("spark.ui.enabled", "false")
          .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    if "spark.sql.shuffle.partitions" not in (conf or {}):  # our default: spark_job.apply_sizing may replace it
+        b = b.config("spark.fangpin.autosize.spark.sql.shuffle.partitions", "8")
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     return b.getOrCreate()

@@ -46,10 +46,81 @@ def session(master: str | None = None, app: str = "fangpin-monitor", conf: dict 
     b = (SparkSession.builder.appName(app).config("spark.sql.session.timeZone", "UTC")
          .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     if not given.contains("spark.sql.shuffle.partitions"):
-        b = b.config("spark.sql.shuffle.partitions", "8")  # county-sized default; national runs set their own
+        # a default until run_job sizes it from the snapshot (apply_sizing); what the operator gives is kept
+        b = b.config("spark.sql.shuffle.partitions", "8").config(AUTO_MARK + "spark.sql.shuffle.partitions", "8")
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     return b.getOrCreate()
+
+
+# Job sizing (issue 8, docs/SCALE.md §3 "Sizing"). The heavy steps of features.sql are the ROW_NUMBER windows
+# (latest version per household/person, latest income row per month) and the group-bys, all keyed by
+# household/person. Spark runs each window's `rn = 1` filter partly on the map side (a per-task sort before the
+# shuffle), so a map task's sort holds every row of its input split: with a split of ~7 M income rows (the 10 M
+# snapshot read as 2 splits on 2 cores) one task sorted ~1 GB and spilled. Both sides are therefore sized from the
+# snapshot's row counts (manifest.json): input splits of about SPLIT_ROWS rows of the largest table and one
+# shuffle partition per HOUSEHOLDS_PER_PARTITION households (adaptive execution coalesces the small ones).
+#
+# Broadcast joins: Spark estimates a Parquet table's size from its *file* size, and the registry tables compress
+# ~25× (sorted ids, repeated codes): the 10 M snapshot's `household` table (3.8 M rows) is a 7.5 MB file, under the
+# default 10 MB broadcast threshold, so Spark collected all 3.8 M rows into the driver to broadcast them. With the
+# default 1 GB driver heap that failed ("Not enough memory to build and broadcast the table to all worker nodes",
+# java.lang.OutOfMemoryError: Java heap space) — the 5M/10M failure of issue 8. The threshold is therefore set
+# below the file size of every table with more than BROADCAST_MAX_ROWS rows: only the parameter/date tables and
+# small event tables are broadcast; everything keyed by household is shuffled.
+SPLIT_ROWS = 1_000_000
+BROADCAST_MAX_ROWS = 200_000
+DEFAULT_BROADCAST = 10 << 20
+HOUSEHOLDS_PER_PARTITION = 100_000
+MIN_PARTITIONS = 8
+AUTO_MARK = "spark.fangpin.autosize."  # + key = the default our session builders set for it (run_job may resize)
+
+
+def _bytes(path: Path) -> int:
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*.parquet") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def sizing(snapshot: Snapshot) -> dict[str, str]:
+    """Shuffle partitions and input split size for this snapshot (row counts from its manifest):
+    ``spark.sql.shuffle.partitions`` = max(8, ⌈households / 100 k⌉) — 8 up to 800 k households (≈ 2 M persons),
+    39 at 10 M persons, ≈ 1,900 for the nation; ``spark.sql.files.maxPartitionBytes`` = the bytes of about 1 M rows
+    of the largest table (8 MB … 128 MB), so no map task sorts more than ~1 M rows;
+    ``spark.sql.autoBroadcastJoinThreshold`` (and its adaptive twin) = 10 MB, or less than the file of the smallest
+    table with more than 200 k rows, so no registry table is collected on the driver for a broadcast."""
+    import math
+
+    tables = snapshot.manifest.get("tables", {})
+    households = int(tables.get("household", 0) or 0)
+    partitions = max(MIN_PARTITIONS, math.ceil(households / HOUSEHOLDS_PER_PARTITION))
+    rows, name = max(((int(n or 0), t) for t, n in tables.items()), default=(0, None))
+    split = 128 << 20
+    if rows > SPLIT_ROWS and name is not None:
+        size = _bytes(snapshot.path(name))
+        if size:
+            split = min(128 << 20, max(8 << 20, size * SPLIT_ROWS // rows))
+    big = [b for b in (_bytes(snapshot.path(t)) for t, n in tables.items() if int(n or 0) > BROADCAST_MAX_ROWS)
+           if b > 0]
+    broadcast = min([DEFAULT_BROADCAST] + [b - 1 for b in big])
+    return {"spark.sql.shuffle.partitions": str(partitions), "spark.sql.files.maxPartitionBytes": str(split),
+            "spark.sql.autoBroadcastJoinThreshold": str(broadcast),
+            "spark.sql.adaptive.autoBroadcastJoinThreshold": str(broadcast),
+            "spark.sql.adaptive.enabled": "true", "spark.sql.adaptive.coalescePartitions.enabled": "true"}
+
+
+def apply_sizing(spark, snapshot: Snapshot) -> dict[str, str]:
+    """Set :func:`sizing` on the session for every key the operator did not choose (a key given to the session
+    at start — ``spark-submit --conf spark.sql.shuffle.partitions=…``, spark-defaults.conf, the builder — wins
+    unless it is the default our own builders put there); returns what is in force."""
+    given = spark.sparkContext.getConf()
+    want = sizing(snapshot)
+    for key, value in want.items():
+        chosen = given.contains(key) and given.get(key) != given.get(AUTO_MARK + key, None)
+        if not chosen:
+            spark.conf.set(key, value)
+    return {k: spark.conf.get(k) for k in want}
 
 
 def alert_frame(flags, rules: E.RuleSet):
@@ -88,6 +159,7 @@ def run_job(spark, snapshot: Snapshot, as_of: date, out: Path, *, rules: E.RuleS
     t0 = time.perf_counter()
     rules = rules or E.load_rules()
     pset = pset or load_parameters()
+    conf = apply_sizing(spark, snapshot)
     hv = spark.read.parquet(str(snapshot.path("household_version")))
     provinces = sorted(r[0] for r in hv.select(F.substring("region_code", 1, 2)).distinct().collect() if r[0])
     flags = E.run_spark(snapshot, E.asof_table([as_of]), E.params_table(pset, provinces, [as_of], overrides),
@@ -105,7 +177,7 @@ def run_job(spark, snapshot: Snapshot, as_of: date, out: Path, *, rules: E.RuleS
     h = ds.dataset(out / "households", format="parquet", partitioning=COUNTY)
     summary = {"as_of": as_of.isoformat(), "snapshot": snapshot.fingerprint, "rules_version": rules.version,
                "param_version": pset.version, "master": spark.sparkContext.master,
-               "households": h.count_rows(), "alerts": a.count_rows(),
+               "households": h.count_rows(), "alerts": a.count_rows(), "conf": conf,
                "seconds": round(time.perf_counter() - t0, 2)}
     if snapshot.manifest.get("ids"):
         summary["ids"] = snapshot.manifest["ids"]  # national ids: the write-back needs the scheme (read_alerts)
