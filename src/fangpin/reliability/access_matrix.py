@@ -317,12 +317,14 @@ def prepare(src_db: Path, dst_db: Path) -> Fixture:
     with e.begin() as c:
         hq = current_households().subquery()
         hh = {r.hh_no: r.region_code for r in c.execute(select(hq.c.hh_no, hq.c.region_code))}
-        alerts = c.execute(select(Alert.id, Alert.region_code).where(Alert.status == "open")
+        alerts = c.execute(select(Alert.id, Alert.region_code, Alert.household_id).where(Alert.status == "open")
                            .order_by(Alert.id)).all()
-        by_village: dict[str, int] = {}
-        for _, code in alerts:
-            by_village[code] = by_village.get(code, 0) + 1
-        v = max(by_village, key=by_village.get)  # village with the most open alerts
+        # the village whose open alerts span the most households: opening a case takes in every open alert of
+        # its household, and the matrix needs one alert still open in the village afterwards
+        by_village: dict[str, set[int]] = {}
+        for _, code, hid in alerts:
+            by_village.setdefault(code, set()).add(hid)
+        v = max(sorted(by_village), key=lambda k: len(by_village[k]))
         # the "outside" record: another township if the county has one, else another village
         others = [a for a in alerts if not a.region_code.startswith(v[:9])] or \
             [a for a in alerts if a.region_code != v]
