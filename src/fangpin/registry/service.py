@@ -201,29 +201,31 @@ def current_members_by_person(conn: Connection, person_ids) -> dict[int, Any]:
     return out
 
 
-def current_income_by_household(conn: Connection, household_ids) -> dict[tuple[int, str], Any]:
-    """{(household id, period): row of :func:`current_income` (as known now, any date)} for these households —
-    the same window, over only their records (the household is part of the window's key, so whole keys are
-    selected; ``ix_income_record_hh_period`` serves the filter)."""
-    ir = IncomeRecord.__table__
-    out: dict[tuple[int, str], Any] = {}
+def _latest_for_households(conn: Connection, t, key, order, start, household_ids) -> dict[tuple, Any]:
+    """{(household id, key): latest recorded row} of version table ``t`` for these households only — the window of
+    the wide read over just their records (the household is part of the window's key, so whole keys are selected
+    and the table's household index serves the filter)."""
+    out: dict[tuple, Any] = {}
     for part in _chunked(household_ids):
-        q = _latest(ir, [ir.c.household_id, ir.c.period], [ir.c.recorded_at, ir.c.id], ir.c.period_start, None,
-                    None, where=ir.c.household_id.in_(part))
-        out.update(((r.household_id, r.period), r) for r in conn.execute(q))
+        q = _latest(t, [t.c.household_id, key], order, start, None, None, where=t.c.household_id.in_(part))
+        out.update(((r.household_id, getattr(r, key.name)), r) for r in conn.execute(q))
     return out
+
+
+def current_income_by_household(conn: Connection, household_ids) -> dict[tuple[int, str], Any]:
+    """{(household id, period): row of :func:`current_income` (as known now, any date)} for these households
+    (``ix_income_record_hh_period`` serves the filter)."""
+    ir = IncomeRecord.__table__
+    return _latest_for_households(conn, ir, ir.c.period, [ir.c.recorded_at, ir.c.id], ir.c.period_start,
+                                  household_ids)
 
 
 def guarantees_by_household_date(conn: Connection, household_ids) -> dict[tuple[int, date], Any]:
     """{(household id, status date): latest recorded status row} for these households (every status date, not
     only the latest — what a roster compares a re-delivered 三保障 row with)."""
     gs = GuaranteeStatus.__table__
-    out: dict[tuple[int, date], Any] = {}
-    for part in _chunked(household_ids):
-        q = _latest(gs, [gs.c.household_id, gs.c.status_date], [gs.c.recorded_at, gs.c.id], gs.c.status_date, None,
-                    None, where=gs.c.household_id.in_(part))
-        out.update(((r.household_id, r.status_date), r) for r in conn.execute(q))
-    return out
+    return _latest_for_households(conn, gs, gs.c.status_date, [gs.c.recorded_at, gs.c.id], gs.c.status_date,
+                                  household_ids)
 
 
 def current_income(on: date | None = None, known_at: datetime | None = None) -> Select:
